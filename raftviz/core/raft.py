@@ -1,0 +1,826 @@
+"""A Raft node as a pure state machine (Raft paper, Figure 2 and section 5).
+
+The node never touches a clock, a socket or the global random module. The simulation calls
+:meth:`RaftNode.step` with a message, :meth:`RaftNode.tick` when the node's next timer is due
+and :meth:`RaftNode.timeout_now` when the user forces an election; each returns an
+:class:`Output` with the messages to send and plain-word events. ``now`` is always the node's
+own clock reading in milliseconds, which may drift from simulated real time. Randomness
+(election timeouts) comes from the ``random.Random`` the simulation hands in.
+
+Optional behaviour from the Raft thesis (PreVote, CheckQuorum, ReadIndex and lease reads, fast
+log back-up) and the teaching modes that break safety on purpose are switched by
+:class:`RaftSettings`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from raftviz.core.log import RaftLog
+from raftviz.core.messages import (
+    NOOP,
+    AppendEntries,
+    AppendEntriesReply,
+    ClientReply,
+    ClientRequest,
+    Command,
+    Event,
+    LogEntry,
+    Message,
+    Op,
+    ReadMode,
+    RequestVote,
+    RequestVoteReply,
+    Result,
+)
+from raftviz.core.state_machine import KVStateMachine
+
+
+class Role(StrEnum):
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre-candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+@dataclass(frozen=True, slots=True)
+class RaftSettings:
+    """Protocol settings; every field can be changed on a running cluster."""
+
+    election_timeout_min: float = 150.0
+    election_timeout_max: float = 300.0
+    heartbeat_interval: float = 50.0
+    noop_on_election: bool = True  # a no-op at the start of each term (section 8)
+    fast_backup: bool = False  # conflict term/index hint instead of one entry at a time
+    pre_vote: bool = False  # thesis 9.6
+    check_quorum: bool = False  # leader steps down without a majority; followers in lease ignore votes
+    max_batch: int = 64  # entries per AppendEntries
+    lease_drift_bound: float = 0.05  # assumed bound on clock drift rate, shortens the lease
+    # Teaching modes: each breaks safety on purpose, and the snapshot flags it.
+    no_majority: bool = False  # a candidate wins alone and a leader commits alone
+    commit_old_terms: bool = False  # count replicas of old-term entries (the Figure 8 mistake)
+    unsafe_lease: bool = False  # the lease outlives the election timeout
+
+    def teaching_modes(self) -> list[str]:
+        """Names of the unsafe teaching modes that are on."""
+        names = ("no_majority", "commit_old_terms", "unsafe_lease")
+        return [name for name in names if getattr(self, name)]
+
+    @property
+    def lease_duration(self) -> float:
+        """How long after sending a majority-acknowledged heartbeat the leader may serve reads.
+
+        Followers in CheckQuorum mode refuse votes for ``election_timeout_min`` after hearing
+        from the leader, so no other leader can appear before then; the lease stays inside that
+        window, shortened by the assumed drift bound.
+        """
+        if self.unsafe_lease:
+            return 3 * self.election_timeout_max
+        # The leader's clock may run slow and a follower's fast, each by up to the bound.
+        bound = self.lease_drift_bound
+        return self.election_timeout_min * (1 - bound) / (1 + bound)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What one input made the node do."""
+
+    messages: tuple[Message, ...] = ()
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(slots=True)
+class PendingRead:
+    """A ReadIndex or lease read waiting for its leadership round and for the state machine."""
+
+    client: str
+    request_id: int
+    key: str
+    seq: int  # the heartbeat round that must be acknowledged by a majority (ReadIndex)
+    read_index: int | None  # commit index when leadership was confirmed; None until known
+
+
+@dataclass(slots=True)
+class PersistentState:
+    """What Raft keeps on stable storage: it survives a crash (Fig. 2, persistent state)."""
+
+    current_term: int = 0
+    voted_for: str | None = None
+    log: RaftLog = field(default_factory=RaftLog)
+
+
+class RaftNode:
+    """One Raft server. See the module docstring for how it is driven."""
+
+    def __init__(
+        self,
+        node_id: str,
+        peers: tuple[str, ...],
+        settings: RaftSettings,
+        rng: random.Random,
+        now: float,
+        persistent: PersistentState | None = None,
+    ) -> None:
+        self.id = node_id
+        self.peers = tuple(p for p in peers if p != node_id)
+        self.settings = settings
+        self.rng = rng
+        state = persistent if persistent is not None else PersistentState()
+        # Persistent state on all servers (Fig. 2).
+        self.current_term = state.current_term
+        self.voted_for = state.voted_for
+        self.log = state.log
+        # Volatile state on all servers.
+        self.commit_index = 0
+        self.last_applied = 0
+        self.role = Role.FOLLOWER
+        self.leader_id: str | None = None
+        self.sm = KVStateMachine()
+        self.votes_received: set[str] = set()
+        self.votes_refused: set[str] = set()
+        self.heard_from_leader_at: float | None = None
+        self.started_at = now
+        self.election_timeout = 0.0
+        self.election_deadline = 0.0
+        self.election_started_at = now
+        # Volatile state on leaders, reinitialized after election.
+        self.next_index: dict[str, int] = {}
+        self.match_index: dict[str, int] = {}
+        self.heartbeat_deadline = 0.0
+        self.quorum_deadline = 0.0
+        self.recent_active: set[str] = set()
+        self.seq = 0
+        self.acked_seq: dict[str, int] = {}
+        self.round_sent: dict[int, float] = {}
+        self.lease_until = 0.0
+        self.pending_writes: dict[int, tuple[str, int]] = {}  # log index -> (client, request id)
+        self.pending_reads: list[PendingRead] = []
+        self._messages: list[Message] = []
+        self._events: list[Event] = []
+        self._reset_election_timer(now)
+
+    # ----------------------------------------------------------------- public inputs
+
+    def step(self, msg: Message, now: float) -> Output:
+        """Handle one incoming message."""
+        if self._observe_term(msg, now):
+            handler = _HANDLERS.get(type(msg))
+            if handler is None:
+                raise TypeError(f"{self.id} cannot handle {type(msg).__name__}")
+            handler(self, msg, now)
+        self._apply_committed(now)
+        return self._flush()
+
+    def tick(self, now: float) -> Output:
+        """Fire every timer that is due at ``now`` (election, heartbeat, quorum check)."""
+        if self.role is Role.LEADER:
+            if now >= self.heartbeat_deadline:
+                self.heartbeat_deadline = now + self.settings.heartbeat_interval
+                self._broadcast_append(now)
+            if self.settings.check_quorum and now >= self.quorum_deadline:
+                self._check_quorum(now)
+        elif now >= self.election_deadline:
+            self._on_election_timeout(now, forced=False)
+        self._apply_committed(now)
+        return self._flush()
+
+    def timeout_now(self, now: float) -> Output:
+        """Force the election timer to expire now (the UI's "time out now")."""
+        self._on_election_timeout(now, forced=True)
+        self._apply_committed(now)
+        return self._flush()
+
+    def next_wakeup(self) -> float:
+        """The local time at which :meth:`tick` next has something to do."""
+        if self.role is Role.LEADER:
+            if self.settings.check_quorum:
+                return min(self.heartbeat_deadline, self.quorum_deadline)
+            return self.heartbeat_deadline
+        return self.election_deadline
+
+    def update_settings(self, settings: RaftSettings, now: float) -> None:
+        """Switch settings on a running node; timers keep their current deadlines."""
+        turning_on_quorum = settings.check_quorum and not self.settings.check_quorum
+        self.settings = settings
+        if turning_on_quorum and self.role is Role.LEADER:
+            self.recent_active = set()
+            self.quorum_deadline = now + settings.election_timeout_min
+
+    def persistent_state(self) -> PersistentState:
+        """The state a crash leaves behind."""
+        return PersistentState(self.current_term, self.voted_for, self.log)
+
+    @property
+    def quorum(self) -> int:
+        """Votes or replicas needed: a majority of the whole cluster (1 in no-majority mode)."""
+        if self.settings.no_majority:
+            return 1
+        return (len(self.peers) + 1) // 2 + 1
+
+    def in_lease(self, now: float) -> bool:
+        """Whether this node heard from a leader within the minimum election timeout.
+
+        With CheckQuorum on, such a node ignores RequestVote from other candidates (thesis
+        4.2.3); that is what keeps a leader's lease safe.
+        """
+        if self.role is Role.LEADER:
+            return True
+        if now - self.started_at < self.settings.election_timeout_min:
+            # A restarted node forgot whom it heard from; it waits out one timeout.
+            return True
+        return (
+            self.leader_id is not None
+            and self.heard_from_leader_at is not None
+            and now - self.heard_from_leader_at < self.settings.election_timeout_min
+        )
+
+    # ------------------------------------------------------------- term bookkeeping
+
+    def _observe_term(self, msg: Message, now: float) -> bool:
+        """Fig. 2, Rules for All Servers, 2: a higher term makes this node a follower.
+
+        Returns False when the message must be ignored entirely.
+        """
+        if msg.term <= self.current_term or isinstance(msg, (ClientRequest, ClientReply)):
+            return True
+        if isinstance(msg, RequestVote):
+            if self.settings.check_quorum and self.in_lease(now):
+                leader = self.leader_id or self.id
+                self._event(
+                    "vote_ignored",
+                    f"{self.id} ignored {msg.src}'s {'pre-vote ' if msg.pre_vote else ''}"
+                    f"RequestVote for term {msg.term}: it heard from leader {leader} "
+                    f"less than an election timeout ago",
+                )
+                return False
+            if msg.pre_vote:
+                return True  # a pre-vote's term is only proposed; it changes nobody's term
+        if isinstance(msg, RequestVoteReply) and msg.pre_vote and msg.vote_granted:
+            return True
+        self._become_follower(msg.term, now, leader=self._leader_of(msg))
+        return True
+
+    @staticmethod
+    def _leader_of(msg: Message) -> str | None:
+        return msg.src if isinstance(msg, AppendEntries) else None
+
+    # ---------------------------------------------------------------- elections
+
+    def _on_election_timeout(self, now: float, forced: bool) -> None:
+        """Fig. 2, Followers 2 / Candidates: start an election (or a pre-vote first)."""
+        why = "was told to time out" if forced else "timed out"
+        if self.role is Role.LEADER:
+            self._event("step_down", f"{self.id} stepped down as leader of term {self.current_term}")
+            self._clear_leader_state()
+        if self.settings.pre_vote and self.role is not Role.CANDIDATE:
+            self.role = Role.PRE_CANDIDATE
+            self.leader_id = None
+            self.votes_received = {self.id}
+            self.votes_refused = set()
+            self._reset_election_timer(now)
+            self._event(
+                "prevote",
+                f"{self.id} {why} and asked for pre-votes for term {self.current_term + 1}",
+            )
+            if len(self.votes_received) >= self.quorum:
+                self._start_election(now, why)
+                return
+            msg_term = self.current_term + 1
+            for peer in self.peers:
+                self._send(
+                    RequestVote(
+                        self.id, peer, msg_term, self.log.last_index, self.log.last_term, True
+                    )
+                )
+            return
+        self._start_election(now, why)
+
+    def _start_election(self, now: float, why: str) -> None:
+        """Fig. 2, Candidates 1: increment term, vote for self, reset timer, send RequestVote."""
+        self.current_term += 1
+        self.role = Role.CANDIDATE
+        self.voted_for = self.id
+        self.leader_id = None
+        self.votes_received = {self.id}
+        self.votes_refused = set()
+        self._reset_election_timer(now)
+        self._event(
+            "election",
+            f"{self.id} {why} and started an election for term {self.current_term}",
+            term=self.current_term,
+        )
+        if len(self.votes_received) >= self.quorum:
+            self._become_leader(now)
+            return
+        for peer in self.peers:
+            self._send(
+                RequestVote(
+                    self.id, peer, self.current_term, self.log.last_index, self.log.last_term
+                )
+            )
+
+    def _log_is_current(self, last_log_term: int, last_log_index: int) -> bool:
+        """Section 5.4.1: is a candidate's log at least as up-to-date as ours?"""
+        if last_log_term != self.log.last_term:
+            return last_log_term > self.log.last_term
+        return last_log_index >= self.log.last_index
+
+    def _on_request_vote(self, msg: RequestVote, now: float) -> None:
+        """Fig. 2, RequestVote receiver 1-2 (with the pre-vote variant of thesis 9.6)."""
+        up_to_date = self._log_is_current(msg.last_log_term, msg.last_log_index)
+        if msg.pre_vote:
+            heard_recently = self.in_lease(now)
+            grant = msg.term > self.current_term and up_to_date and not heard_recently
+            reason = (
+                "its log is behind" if not up_to_date
+                else "it still hears from a leader" if heard_recently
+                else f"its term is not above {self.current_term}"
+            )
+            self._vote_event(msg, grant, reason)
+            term = msg.term if grant else self.current_term
+            self._send(RequestVoteReply(self.id, msg.src, term, grant, pre_vote=True))
+            return
+        if msg.term < self.current_term:
+            grant, reason = False, f"its term {msg.term} is older than {self.current_term}"
+        elif self.voted_for not in (None, msg.src):
+            grant, reason = False, f"already voted for {self.voted_for} in term {self.current_term}"
+        elif not up_to_date:
+            grant, reason = False, (
+                f"its log (last term {msg.last_log_term}, index {msg.last_log_index}) is less "
+                f"up-to-date than {self.id}'s (last term {self.log.last_term}, "
+                f"index {self.log.last_index})"
+            )
+        else:
+            grant, reason = True, ""
+            self.voted_for = msg.src
+            self._reset_election_timer(now)
+        self._vote_event(msg, grant, reason)
+        self._send(RequestVoteReply(self.id, msg.src, self.current_term, grant))
+
+    def _vote_event(self, msg: RequestVote, grant: bool, reason: str) -> None:
+        what = "pre-vote" if msg.pre_vote else "vote"
+        if grant:
+            self._event("vote", f"{self.id} granted its {what} to {msg.src} for term {msg.term}")
+        else:
+            self._event(
+                "vote_refused",
+                f"{self.id} refused its {what} to {msg.src} for term {msg.term}: {reason}",
+            )
+
+    def _on_request_vote_reply(self, msg: RequestVoteReply, now: float) -> None:
+        """Fig. 2, Candidates 2: a majority of votes makes the candidate leader."""
+        if msg.pre_vote:
+            if self.role is not Role.PRE_CANDIDATE:
+                return
+            if msg.vote_granted and msg.term == self.current_term + 1:
+                self.votes_received.add(msg.src)
+            elif not msg.vote_granted:
+                self.votes_refused.add(msg.src)
+            if len(self.votes_received) >= self.quorum:
+                self._start_election(now, "won the pre-vote")
+            elif len(self.votes_refused) > len(self.peers) + 1 - self.quorum:
+                self.role = Role.FOLLOWER
+                self._event("prevote_lost", f"{self.id} lost the pre-vote and stays a follower")
+            return
+        if self.role is not Role.CANDIDATE or msg.term != self.current_term:
+            return
+        (self.votes_received if msg.vote_granted else self.votes_refused).add(msg.src)
+        if msg.vote_granted and len(self.votes_received) >= self.quorum:
+            self._become_leader(now)
+
+    def _become_leader(self, now: float) -> None:
+        """Fig. 2, Leaders: initialize next_index and match_index, then assert leadership."""
+        self.role = Role.LEADER
+        self.leader_id = self.id
+        self.next_index = {p: self.log.last_index + 1 for p in self.peers}
+        self.match_index = {p: 0 for p in self.peers}
+        self.acked_seq = {p: 0 for p in self.peers}
+        self.round_sent = {}
+        self.recent_active = set()
+        self.lease_until = 0.0
+        self.quorum_deadline = now + self.settings.election_timeout_min
+        votes = ", ".join(sorted(self.votes_received))
+        self._event(
+            "leader",
+            f"{self.id} won the election for term {self.current_term} with votes from {votes}",
+            term=self.current_term,
+        )
+        if self.settings.noop_on_election:
+            self._append_local(NOOP, now)
+        self.heartbeat_deadline = now + self.settings.heartbeat_interval
+        self._broadcast_append(now)
+        self._advance_commit(now)
+
+    def _become_follower(self, term: int, now: float, leader: str | None) -> None:
+        """Adopt a newer term as a follower (the vote is reset with the term)."""
+        was = self.role
+        if was is Role.LEADER:
+            self._event(
+                "step_down",
+                f"{self.id} saw term {term} and stepped down as leader of term {self.current_term}",
+            )
+            self._clear_leader_state()
+        elif term > self.current_term:
+            self._event("term", f"{self.id} saw term {term} and became a follower")
+        if term > self.current_term:
+            self.current_term = term
+            self.voted_for = None
+        self.role = Role.FOLLOWER
+        self.leader_id = leader
+        self.votes_received = set()
+        self.votes_refused = set()
+        if was is not Role.FOLLOWER:
+            self._reset_election_timer(now)
+
+    def _clear_leader_state(self) -> None:
+        for request_id_owner in self.pending_writes.values():
+            client, request_id = request_id_owner
+            self._send(
+                ClientReply(self.id, client, 0, request_id, False, error="leadership lost")
+            )
+        for read in self.pending_reads:
+            self._send(
+                ClientReply(self.id, read.client, 0, read.request_id, False, error="leadership lost")
+            )
+        self.pending_writes = {}
+        self.pending_reads = []
+        self.next_index = {}
+        self.match_index = {}
+        self.lease_until = 0.0
+        self.role = Role.FOLLOWER
+        self.leader_id = None
+
+    def _check_quorum(self, now: float) -> None:
+        """CheckQuorum: a leader that has not heard from a majority in a timeout steps down."""
+        active = len(self.recent_active) + 1
+        self.recent_active = set()
+        self.quorum_deadline = now + self.settings.election_timeout_min
+        if active < self.quorum:
+            self._event(
+                "step_down",
+                f"{self.id} heard from only {active} of {len(self.peers) + 1} servers in an "
+                f"election timeout and stepped down (CheckQuorum)",
+            )
+            self._clear_leader_state()
+            self._reset_election_timer(now)
+
+    def _reset_election_timer(self, now: float) -> None:
+        s = self.settings
+        self.election_timeout = self.rng.uniform(s.election_timeout_min, s.election_timeout_max)
+        self.election_started_at = now
+        self.election_deadline = now + self.election_timeout
+
+    # -------------------------------------------------------------- replication
+
+    def _broadcast_append(self, now: float) -> None:
+        """Send AppendEntries (entries from next_index, or a heartbeat) to every follower."""
+        self.seq += 1
+        self.round_sent[self.seq] = now
+        # Only recent rounds can still be acknowledged in time to extend the lease.
+        self.round_sent.pop(self.seq - 64, None)
+        for peer in self.peers:
+            self._send_append(peer)
+
+    def _send_append(self, peer: str) -> None:
+        next_index = self.next_index[peer]
+        prev = next_index - 1
+        entries = self.log.slice(next_index, next_index + self.settings.max_batch - 1)
+        self._send(
+            AppendEntries(
+                self.id,
+                peer,
+                self.current_term,
+                prev,
+                self.log.term_at(prev),
+                entries,
+                self.commit_index,
+                self.seq,
+            )
+        )
+
+    def _on_append_entries(self, msg: AppendEntries, now: float) -> None:
+        """Fig. 2, AppendEntries receiver 1-5."""
+        if msg.term < self.current_term:
+            self._event(
+                "append_rejected",
+                f"{self.id} rejected AppendEntries from {msg.src}: its term {msg.term} is older "
+                f"than {self.current_term}",
+            )
+            self._send(
+                AppendEntriesReply(
+                    self.id, msg.src, self.current_term, False, reject_index=msg.prev_log_index
+                )
+            )
+            return
+        if self.role is Role.LEADER:
+            # Two leaders in one term: only possible in the no-majority teaching mode.
+            self._event(
+                "append_rejected",
+                f"{self.id} is itself leader of term {self.current_term} and rejected "
+                f"AppendEntries from {msg.src}, another leader of the same term",
+            )
+            self._send(
+                AppendEntriesReply(
+                    self.id, msg.src, self.current_term, False, reject_index=msg.prev_log_index
+                )
+            )
+            return
+        if self.role is not Role.FOLLOWER:
+            self._event(
+                "term",
+                f"{self.id} heard from leader {msg.src} of term {msg.term} and became a follower",
+            )
+            self._become_follower(msg.term, now, leader=msg.src)
+        if self.leader_id != msg.src:
+            self.leader_id = msg.src
+        self.heard_from_leader_at = now
+        self._reset_election_timer(now)
+        prev = msg.prev_log_index
+        if not self.log.has(prev, msg.prev_log_term):
+            self._reject_append(msg, prev)
+            return
+        index = prev
+        for entry in msg.entries:
+            index += 1
+            if index <= self.log.last_index:
+                if self.log.term_at(index) == entry.term:
+                    continue  # a matching entry is never truncated (stale or repeated message)
+                dropped = self.log.last_index - index + 1
+                self._event(
+                    "truncate",
+                    f"{self.id} removed {dropped} conflicting entr{'y' if dropped == 1 else 'ies'} "
+                    f"from index {index} (term {self.log.term_at(index)}, leader has term "
+                    f"{entry.term})",
+                    index=index,
+                )
+                self.log.truncate_from(index)
+            self.log.append(entry)
+        last_new = prev + len(msg.entries)
+        if msg.leader_commit > self.commit_index:
+            new_commit = min(msg.leader_commit, last_new)
+            if new_commit > self.commit_index:
+                self.commit_index = new_commit
+                self._event(
+                    "commit",
+                    f"{self.id} learned from {msg.src} that entries up to {new_commit} "
+                    f"are committed",
+                    index=new_commit,
+                )
+        self._send(
+            AppendEntriesReply(
+                self.id, msg.src, self.current_term, True, match_index=last_new, seq=msg.seq
+            )
+        )
+
+    def _reject_append(self, msg: AppendEntries, prev: int) -> None:
+        """Fig. 2, AppendEntries receiver 2: the log lacks prev_log_index/prev_log_term."""
+        if prev > self.log.last_index:
+            why = f"no entry at index {prev}"
+            conflict_term, conflict_index = 0, self.log.last_index + 1
+        else:
+            term = self.log.term_at(prev)
+            why = f"entry {prev} has term {term}, not {msg.prev_log_term}"
+            conflict_term, conflict_index = term, self.log.first_index_of_term(prev)
+        self._event(
+            "append_rejected", f"{self.id} rejected AppendEntries from {msg.src}: {why}", index=prev
+        )
+        self._send(
+            AppendEntriesReply(
+                self.id,
+                msg.src,
+                self.current_term,
+                False,
+                reject_index=prev,
+                conflict_term=conflict_term,
+                conflict_index=conflict_index,
+                seq=msg.seq,
+            )
+        )
+
+    def _on_append_entries_reply(self, msg: AppendEntriesReply, now: float) -> None:
+        """Fig. 2, Leaders 3.1-3.2: advance match_index, or back next_index off and retry."""
+        if self.role is not Role.LEADER or msg.term != self.current_term:
+            return
+        peer = msg.src
+        self.recent_active.add(peer)
+        if msg.seq > self.acked_seq.get(peer, 0):
+            self.acked_seq[peer] = msg.seq
+            self._on_round_acknowledged(now)
+        if msg.success:
+            if msg.match_index > self.match_index[peer]:
+                self.match_index[peer] = msg.match_index
+            self.next_index[peer] = max(self.next_index[peer], self.match_index[peer] + 1)
+            self._advance_commit(now)
+            if self.next_index[peer] <= self.log.last_index:
+                self._send_append(peer)
+            return
+        if msg.reject_index != self.next_index[peer] - 1:
+            return  # a rejection of an older probe; a newer one is already on its way
+        if self.settings.fast_backup and msg.conflict_index:
+            target = msg.conflict_index
+            if msg.conflict_term:
+                last_of_term = self.log.last_index_of_term(msg.conflict_term)
+                if last_of_term:
+                    target = last_of_term + 1
+        else:
+            target = self.next_index[peer] - 1
+        target = min(target, self.next_index[peer] - 1)
+        self.next_index[peer] = max(target, self.match_index[peer] + 1, 1)
+        self._send_append(peer)
+
+    def _advance_commit(self, now: float) -> None:
+        """Fig. 2, Leaders 4 and section 5.4.2: commit by counting current-term replicas only."""
+        matches = sorted([self.log.last_index, *self.match_index.values()], reverse=True)
+        candidate = matches[self.quorum - 1]
+        if candidate <= self.commit_index:
+            return
+        if not self.settings.commit_old_terms:
+            # Only an entry of the current term is committed by counting; earlier ones follow.
+            if self.log.term_at(candidate) != self.current_term:
+                return
+        self.commit_index = candidate
+        holders = [self.id] + [p for p in self.peers if self.match_index[p] >= candidate]
+        self._event(
+            "commit",
+            f"{self.id} committed entries up to {candidate}: stored on "
+            f"{', '.join(sorted(holders))}",
+            index=candidate,
+        )
+        self._serve_reads(now)
+
+    # ------------------------------------------------------------------ clients
+
+    def _on_client_request(self, msg: ClientRequest, now: float) -> None:
+        """Section 8: only the leader serves clients; others point at the leader they know."""
+        cmd = msg.command
+        if cmd.op is Op.GET and msg.read_mode is ReadMode.FOLLOWER:
+            result = self.sm.read(cmd.key)
+            self._event(
+                "read",
+                f"{self.id} answered {msg.src}'s GET {cmd.key} from its own state: "
+                f"{result.value} (may be stale)",
+            )
+            self._send(ClientReply(self.id, msg.src, 0, msg.request_id, True, result))
+            return
+        if self.role is not Role.LEADER:
+            self._send(
+                ClientReply(
+                    self.id,
+                    msg.src,
+                    0,
+                    msg.request_id,
+                    False,
+                    error="not the leader",
+                    leader_hint=self.leader_id,
+                )
+            )
+            return
+        if cmd.op is Op.GET and msg.read_mode is not ReadMode.LOG:
+            self._start_read(msg, now)
+            return
+        seen = self.sm.sessions.get(cmd.client) if cmd.client else None
+        if seen is not None and seen[0] == cmd.request_id:
+            self._send(ClientReply(self.id, msg.src, 0, msg.request_id, True, seen[1]))
+            return
+        for index, owner in self.pending_writes.items():
+            if owner == (msg.src, msg.request_id):
+                return  # a retry of an entry already in our log: answer when it applies
+        index = self._append_local(cmd, now)
+        self.pending_writes[index] = (msg.src, msg.request_id)
+        self._event(
+            "append",
+            f"{self.id} appended {cmd.describe()} at index {index} (term {self.current_term})",
+            index=index,
+        )
+        self._broadcast_append(now)
+        self._advance_commit(now)
+
+    def _append_local(self, cmd: Command, now: float) -> int:
+        self.log.append(LogEntry(self.current_term, cmd, round(now, 3)))
+        return self.log.last_index
+
+    def _start_read(self, msg: ClientRequest, now: float) -> None:
+        """Thesis 6.4: ReadIndex confirms leadership with a round; a lease read skips it."""
+        read = PendingRead(msg.src, msg.request_id, msg.command.key, self.seq + 1, None)
+        if msg.read_mode is ReadMode.LEASE:
+            if not self.settings.check_quorum:
+                # Without CheckQuorum, followers vote for others while the lease runs.
+                self._send(
+                    ClientReply(
+                        self.id,
+                        msg.src,
+                        0,
+                        msg.request_id,
+                        False,
+                        error="lease reads need CheckQuorum on",
+                        leader_hint=self.id,
+                    )
+                )
+                return
+            if now >= self.lease_until:
+                self._send(
+                    ClientReply(
+                        self.id,
+                        msg.src,
+                        0,
+                        msg.request_id,
+                        False,
+                        error="no valid lease",
+                        leader_hint=self.id,
+                    )
+                )
+                return
+            read.seq = 0  # the lease stands in for the round
+        self.pending_reads.append(read)
+        if read.seq:
+            self._broadcast_append(now)
+            self._on_round_acknowledged(now)  # a one-node cluster confirms at once
+        self._serve_reads(now)
+
+    def _on_round_acknowledged(self, now: float) -> None:
+        """A majority acknowledged round ``seq``: extend the lease, confirm ReadIndex reads."""
+        seqs = sorted([self.seq, *self.acked_seq.values()], reverse=True)
+        confirmed = seqs[self.quorum - 1]
+        sent = self.round_sent.get(confirmed)
+        if sent is not None:
+            self.lease_until = max(self.lease_until, sent + self.settings.lease_duration)
+        for old in [s for s in self.round_sent if s < confirmed]:
+            del self.round_sent[old]
+        for read in self.pending_reads:
+            if read.seq and read.seq <= confirmed:
+                read.seq = 0
+        self._serve_reads(now)
+
+    def _serve_reads(self, now: float) -> None:
+        """Answer reads whose round is confirmed once the state machine reaches read_index."""
+        if not self.pending_reads:
+            return
+        # The leader knows the commit index only after committing an entry of its own term.
+        knows_commit = self.log.term_at(self.commit_index) == self.current_term
+        waiting: list[PendingRead] = []
+        for read in self.pending_reads:
+            if read.seq:
+                waiting.append(read)
+                continue
+            if read.read_index is None:
+                if not knows_commit:
+                    waiting.append(read)
+                    continue
+                read.read_index = self.commit_index
+            if self.last_applied < read.read_index:
+                waiting.append(read)
+                continue
+            result = self.sm.read(read.key)
+            self._event(
+                "read",
+                f"{self.id} answered {read.client}'s GET {read.key} = {result.value} "
+                f"at read index {read.read_index}",
+            )
+            self._send(ClientReply(self.id, read.client, 0, read.request_id, True, result))
+        self.pending_reads = waiting
+
+    # ---------------------------------------------------------------- applying
+
+    def _apply_committed(self, now: float) -> None:
+        """Fig. 2, Rules for All Servers 1: apply committed entries in log order."""
+        while self.last_applied < self.commit_index:
+            self.last_applied += 1
+            entry = self.log.entry(self.last_applied)
+            result = self.sm.apply(entry)
+            owner = self.pending_writes.pop(self.last_applied, None)
+            if owner is not None:
+                self._send(ClientReply(self.id, owner[0], 0, owner[1], True, result))
+        if self.pending_reads:
+            self._serve_reads(now)
+
+    # -------------------------------------------------------------------- output
+
+    def _send(self, msg: Message) -> None:
+        self._messages.append(msg)
+
+    def _event(self, kind: str, text: str, **data: Any) -> None:
+        self._events.append(Event(self.id, kind, text, data))
+
+    def _flush(self) -> Output:
+        out = Output(tuple(self._messages), tuple(self._events))
+        self._messages.clear()
+        self._events.clear()
+        return out
+
+
+_HANDLERS: dict[type[Message], Callable[[RaftNode, Any, float], None]] = {
+    RequestVote: RaftNode._on_request_vote,
+    RequestVoteReply: RaftNode._on_request_vote_reply,
+    AppendEntries: RaftNode._on_append_entries,
+    AppendEntriesReply: RaftNode._on_append_entries_reply,
+    ClientRequest: RaftNode._on_client_request,
+}
+
+
+def result_of(reply: ClientReply) -> Result | None:
+    """The result carried by a successful reply (helper for clients and tests)."""
+    return reply.result if reply.ok else None
