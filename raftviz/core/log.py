@@ -23,7 +23,7 @@ CHUNK = 256
 class RaftLog:
     """A 1-based list of :class:`LogEntry` with chunked storage and chain digests."""
 
-    __slots__ = ("_chunks", "_tail", "_dchunks", "_dtail", "truncations")
+    __slots__ = ("_chunks", "_tail", "_dchunks", "_dtail", "truncations", "changed_from")
 
     def __init__(self, entries: list[LogEntry] | tuple[LogEntry, ...] = ()) -> None:
         self._chunks: list[tuple[LogEntry, ...]] = []
@@ -33,6 +33,9 @@ class RaftLog:
         # Counts entries removed by conflict truncation; the checkers use it to catch a leader
         # that deletes from its own log (Leader Append-Only).
         self.truncations = 0
+        # Lowest index appended or removed since an observer last reset it; lets the safety
+        # checkers look only at what changed in a step.
+        self.changed_from = 1
         for entry in entries:
             self.append(entry)
 
@@ -79,6 +82,7 @@ class RaftLog:
 
     def append(self, entry: LogEntry) -> None:
         prev = self.digest(len(self))
+        self.changed_from = min(self.changed_from, len(self) + 1)
         self._tail.append(entry)
         self._dtail.append(hash((prev, entry.term, entry.command)))
         if len(self._tail) == CHUNK:
@@ -94,6 +98,7 @@ class RaftLog:
             return
         keep = max(index - 1, 0)
         self.truncations += n - keep
+        self.changed_from = min(self.changed_from, keep + 1)
         c, off = divmod(keep, CHUNK)
         if c < len(self._chunks):
             self._tail = list(self._chunks[c][:off])
@@ -138,6 +143,7 @@ class RaftLog:
         copy._dchunks = list(self._dchunks)
         copy._dtail = list(self._dtail)
         copy.truncations = self.truncations
+        copy.changed_from = self.changed_from
         return copy
 
     def __repr__(self) -> str:

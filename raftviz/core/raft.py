@@ -150,6 +150,7 @@ class RaftNode:
         # Volatile state on leaders, reinitialized after election.
         self.next_index: dict[str, int] = {}
         self.match_index: dict[str, int] = {}
+        self.sent_upto: dict[str, int] = {}  # last index carried by the latest AppendEntries
         self.heartbeat_deadline = 0.0
         self.quorum_deadline = 0.0
         self.recent_active: set[str] = set()
@@ -489,6 +490,7 @@ class RaftNode:
         next_index = self.next_index[peer]
         prev = next_index - 1
         entries = self.log.slice(next_index, next_index + self.settings.max_batch - 1)
+        self.sent_upto[peer] = prev + len(entries)
         self._send(
             AppendEntries(
                 self.id,
@@ -615,7 +617,11 @@ class RaftNode:
                 self.match_index[peer] = msg.match_index
             self.next_index[peer] = max(self.next_index[peer], self.match_index[peer] + 1)
             self._advance_commit(now)
-            if self.next_index[peer] <= self.log.last_index:
+            if self.sent_upto.get(peer, 0) < self.log.last_index and (
+                self.match_index[peer] >= self.sent_upto.get(peer, 0)
+            ):
+                # A catch-up batch was capped at max_batch: send the next one right away.
+                # (New entries are already broadcast when appended, so nothing else is needed.)
                 self._send_append(peer)
             return
         if msg.reject_index != self.next_index[peer] - 1:

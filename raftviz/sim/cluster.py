@@ -1,0 +1,790 @@
+"""A deterministic cluster: Raft nodes, the network, clients and faults on one event loop.
+
+:class:`Cluster` owns simulated time. Everything it does is driven by its scheduler and by the
+methods the command dispatcher calls, and every random choice comes from generators seeded from
+the cluster's seed, so the same configuration and commands always give the same run.
+
+Each node has its own clock, which may drift (``clock_rate``) or freeze while the node is paused
+with ``freeze_clock`` (a suspended virtual machine). The node only ever sees its own clock;
+the cluster converts between node time and simulated real time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from raftviz.core.log import RaftLog
+from raftviz.core.messages import (
+    ClientReply,
+    Command,
+    Event,
+    LogEntry,
+    Message,
+    Op,
+    ReadMode,
+)
+from raftviz.core.raft import Output, PersistentState, RaftNode, RaftSettings, Role
+from raftviz.sim.checkers import SafetyMonitor
+from raftviz.sim.clients import Client, ClientSettings, OpRecord, Status
+from raftviz.sim.linearizability import LinearizabilityChecker
+from raftviz.sim.linearizability import Op as LinOp
+from raftviz.sim.linearizability import OpKind
+from raftviz.sim.network import Drop, Envelope, LinkParams, Network
+from raftviz.sim.scheduler import ClientTimer, Deliver, NodeTimer, Scheduler, WorkloadTick
+
+MAX_NODES = 9
+MAX_CLIENTS = 32
+EVENT_HISTORY = 2000
+MILESTONE_KINDS = frozenset(
+    {"election", "leader", "step_down", "fault", "network", "violation", "command", "settings"}
+)
+
+
+class CommandError(ValueError):
+    """A command that cannot be applied; the message says why and what would work."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInit:
+    """A node's persistent state at the start of a run (to set up the paper's figures)."""
+
+    term: int = 0
+    voted_for: str | None = None
+    log: tuple[LogEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """Everything needed to build a cluster; with the command log it reproduces a run."""
+
+    size: int = 5
+    seed: int = 1
+    protocol: str = "raft"
+    settings: RaftSettings = field(default_factory=RaftSettings)
+    network: LinkParams = field(default_factory=LinkParams)
+    clients: ClientSettings = field(default_factory=ClientSettings)
+    initial: tuple[tuple[str, NodeInit], ...] = ()
+
+    def node_ids(self) -> tuple[str, ...]:
+        return tuple(f"n{i}" for i in range(1, self.size + 1))
+
+    def validate(self) -> None:
+        if self.protocol != "raft":
+            raise CommandError(f"unknown protocol {self.protocol!r}; this build has 'raft'")
+        if not 1 <= self.size <= MAX_NODES:
+            raise CommandError(f"cluster size must be 1 to {MAX_NODES}, got {self.size}")
+        s = self.settings
+        if not 0 < s.election_timeout_min <= s.election_timeout_max:
+            raise CommandError("election timeout must satisfy 0 < min <= max")
+        if s.heartbeat_interval <= 0:
+            raise CommandError("heartbeat interval must be positive")
+        if s.max_batch < 1:
+            raise CommandError("max_batch must be at least 1")
+        if not 0 <= s.lease_drift_bound < 1:
+            raise CommandError("lease_drift_bound must be within 0..1")
+        try:
+            self.network.validate()
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        ids = set(self.node_ids())
+        for node, _init in self.initial:
+            if node not in ids:
+                raise CommandError(f"initial state names unknown node {node!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Narration:
+    """An event in plain words, stamped with simulated time and a sequence number."""
+
+    seq: int
+    time: float
+    node: str
+    kind: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Narration:
+        return self
+
+
+class NodeHost:
+    """A node's place in the cluster: the node (None while crashed), its clock and faults."""
+
+    def __init__(self, node_id: str) -> None:
+        self.id = node_id
+        self.node: RaftNode | None = None
+        self.persistent = PersistentState()
+        self.incarnation = 0
+        self.paused = False
+        self.freeze_clock = False
+        self.clock_rate = 1.0
+        self.clock_base_real = 0.0
+        self.clock_base_local = 0.0
+        self.inbox: list[Message] = []
+        self.timer_generation = 0
+        self.timer_at: float | None = None
+
+    @property
+    def crashed(self) -> bool:
+        return self.node is None
+
+    @property
+    def live(self) -> bool:
+        return self.node is not None and not self.paused
+
+    def local(self, real: float) -> float:
+        """This node's clock reading at simulated real time ``real``."""
+        if self.paused and self.freeze_clock:
+            return self.clock_base_local
+        return self.clock_base_local + self.clock_rate * (real - self.clock_base_real)
+
+    def to_real(self, local: float) -> float:
+        return self.clock_base_real + (local - self.clock_base_local) / self.clock_rate
+
+    def rebase(self, real: float) -> None:
+        self.clock_base_local = self.local(real)
+        self.clock_base_real = real
+
+
+class Cluster:
+    """Nodes, network, clients and checkers on one deterministic event loop."""
+
+    def __init__(self, config: ClusterConfig, keep_history: bool = False) -> None:
+        config.validate()
+        self.config = config
+        self.settings = config.settings
+        self.client_settings = config.clients
+        self.node_ids = config.node_ids()
+        self.now = 0.0
+        self.events_processed = 0
+        self.scheduler = Scheduler()
+        self.network = Network(random.Random(f"{config.seed}:net"), config.network)
+        self.workload_rng = random.Random(f"{config.seed}:workload")
+        self.hosts: dict[str, NodeHost] = {n: NodeHost(n) for n in self.node_ids}
+        self.clients: dict[str, Client] = {}
+        self.resource_token = 0
+        self.resource_value: str | None = None
+        self.next_op_id = 1
+        self.narration: deque[Narration] = deque(maxlen=EVENT_HISTORY)
+        self.milestones: deque[Narration] = deque(maxlen=EVENT_HISTORY)
+        self.next_event_seq = 1
+        self.ops: deque[OpRecord] = deque(maxlen=None if keep_history else 500)
+        self.monitor = SafetyMonitor(self.node_ids)
+        self.linearizability = LinearizabilityChecker()
+        self.metrics: dict[str, float] = {
+            "elections": 0,
+            "leader_changes": 0,
+            "no_leader_ms": 0.0,
+            "ops_ok": 0,
+            "ops_failed": 0,
+            "ops_unknown": 0,
+        }
+        # Recently lost envelopes with when and why, for the UI's "lost" animation.
+        self.dropped_recent: deque[tuple[Envelope, float, str]] = deque(maxlen=100)
+        self.leader: str | None = None
+        self.leader_term = 0
+        self.workload: dict[str, Any] | None = None
+        self.workload_generation = 0
+        initial = dict(config.initial)
+        for node_id, host in self.hosts.items():
+            init = initial.get(node_id)
+            if init is not None:
+                host.persistent = PersistentState(init.term, init.voted_for, RaftLog(init.log))
+            self._boot(host)
+        self.monitor.observe(self, list(self.hosts.values()))
+        self._update_leader()
+
+    # ------------------------------------------------------------ running time
+
+    def step(self) -> bool:
+        """Process exactly one event; False when nothing is scheduled."""
+        if self.scheduler.peek() is None:
+            return False
+        time, event = self.scheduler.pop()
+        self._set_now(max(time, self.now))
+        self.events_processed += 1
+        match event:
+            case Deliver(envelope_id):
+                self._on_deliver(envelope_id)
+            case NodeTimer():
+                self._on_node_timer(event)
+            case ClientTimer(client, generation):
+                self._on_client_timer(client, generation)
+            case WorkloadTick(generation):
+                self._on_workload_tick(generation)
+        return True
+
+    def next_event_time(self) -> float | None:
+        return self.scheduler.peek()
+
+    def run_until(self, time: float) -> None:
+        """Process every event up to and including ``time``, then stand at ``time``."""
+        while True:
+            t = self.scheduler.peek()
+            if t is None or t > time:
+                break
+            self.step()
+        if time > self.now:
+            self._set_now(time)
+
+    def run_for(self, ms: float) -> None:
+        self.run_until(self.now + ms)
+
+    def _set_now(self, t: float) -> None:
+        if self.leader is None:
+            self.metrics["no_leader_ms"] += t - self.now
+        self.now = t
+
+    # --------------------------------------------------------------- nodes
+
+    def _boot(self, host: NodeHost) -> None:
+        rng = random.Random(f"{self.config.seed}:{host.id}:{host.incarnation}")
+        host.node = RaftNode(
+            host.id,
+            self.node_ids,
+            self.settings,
+            rng,
+            host.local(self.now),
+            host.persistent,
+        )
+        host.timer_at = None
+        self._reschedule_timer(host)
+
+    def _run(self, host: NodeHost, out: Output) -> None:
+        """Send what a node produced, record its events, re-arm its timer, check invariants."""
+        for msg in out.messages:
+            self._send(msg)
+        if out.events:
+            self._narrate_all(out.events)
+        self._reschedule_timer(host)
+        self.monitor.observe(self, [host])
+        if out.events and any(e.kind in ("leader", "step_down", "term", "election")
+                              for e in out.events):
+            self._update_leader()
+
+    def _reschedule_timer(self, host: NodeHost) -> None:
+        node = host.node
+        if node is None or host.paused:
+            return
+        local = node.next_wakeup()
+        real = max(host.to_real(local), self.now)
+        # Keep one timer per node: an earlier deadline needs a new event; a later one is
+        # picked up when the current event fires (so a follower's many resets cost nothing).
+        if host.timer_at is None or real < host.timer_at:
+            host.timer_generation += 1
+            host.timer_at = real
+            self.scheduler.schedule(real, NodeTimer(host.id, host.timer_generation, local))
+
+    def _on_node_timer(self, event: NodeTimer) -> None:
+        host = self.hosts[event.node]
+        if event.generation != host.timer_generation or host.node is None or host.paused:
+            return
+        host.timer_at = None
+        node = host.node
+        local = max(host.local(self.now), event.local_time)
+        if local < node.next_wakeup():
+            self._reschedule_timer(host)  # the deadline moved later since this was set
+            return
+        self._run(host, node.tick(local))
+
+    def _send(self, msg: Message) -> None:
+        for env in self.network.send(msg, self.now):
+            if not self.network.manual:
+                self.scheduler.schedule(env.deliver_at, Deliver(env.id))
+
+    def _on_deliver(self, envelope_id: int) -> None:
+        env = self.network.in_flight.get(envelope_id)
+        if env is None:
+            return
+        if self.network.manual:
+            return  # held: the user delivers or drops it by hand
+        self._arrive(envelope_id)
+
+    def _arrive(self, envelope_id: int) -> None:
+        env = self.network.take(envelope_id)
+        if env is None:
+            return
+        msg = env.msg
+        try:
+            self.network.arrive(env)
+        except Drop as why:
+            self._note_drop(env, str(why))
+            return
+        host = self.hosts.get(msg.dst)
+        if host is not None:
+            if host.node is None:
+                self._note_drop(env, f"{msg.dst} is down")
+            elif host.paused:
+                host.inbox.append(msg)
+            else:
+                self._run(host, host.node.step(msg, host.local(self.now)))
+            return
+        client = self.clients.get(msg.dst)
+        if client is not None and isinstance(msg, ClientReply):
+            if client.paused:
+                client.inbox.append(msg)
+            else:
+                self._client_reply(client, msg)
+
+    def _note_drop(self, env: Envelope, why: str) -> None:
+        self.dropped_recent.append((env, self.now, why))
+
+    # --------------------------------------------------------------- clients
+
+    def client(self, client_id: str | None) -> Client:
+        """The named client (created on first use), or an idle one."""
+        if client_id is None:
+            for c in self.clients.values():
+                if not c.busy and not c.id.startswith("w"):
+                    return c
+            client_id = f"c{sum(1 for c in self.clients if c.startswith('c')) + 1}"
+        existing = self.clients.get(client_id)
+        if existing is not None:
+            return existing
+        if client_id in self.hosts:
+            raise CommandError(f"{client_id!r} is a node id, not a client id")
+        if len(self.clients) >= MAX_CLIENTS:
+            raise CommandError(f"at most {MAX_CLIENTS} clients per cluster")
+        c = Client(client_id, self.node_ids, random.Random(f"{self.config.seed}:{client_id}"))
+        self.clients[client_id] = c
+        return c
+
+    def submit(
+        self,
+        command: Command,
+        read_mode: ReadMode = ReadMode.LOG,
+        node: str | None = None,
+        client_id: str | None = None,
+    ) -> OpRecord:
+        """Start a client operation; returns its pending record."""
+        if node is not None:
+            self.require_node(node)
+        client = self.client(client_id)
+        if client.busy:
+            raise CommandError(
+                f"client {client.id} is still waiting for operation "
+                f"#{client.pending.op_id if client.pending else '?'}; use another client"
+            )
+        op_id = self.next_op_id
+        self.next_op_id += 1
+        request = client.start(op_id, command, read_mode, self.now, self.client_settings, node)
+        self._send(request)
+        self._arm_client(client)
+        record = client.pending_record()
+        assert record is not None
+        self._narrate(client.id, "client", f"{client.id} sent {request.summary()} to {request.dst}")
+        return record
+
+    def _arm_client(self, client: Client) -> None:
+        if client.timer_at is not None and not client.paused:
+            client.timer_generation += 1
+            self.scheduler.schedule(
+                client.timer_at, ClientTimer(client.id, client.timer_generation)
+            )
+
+    def _client_reply(self, client: Client, reply: ClientReply) -> None:
+        record = client.on_reply(reply, self.now, self.client_settings)
+        if record is not None:
+            self._finish_op(record)
+        else:
+            self._arm_client(client)
+
+    def _on_client_timer(self, client_id: str, generation: int) -> None:
+        client = self.clients.get(client_id)
+        if client is None or client.paused or generation != client.timer_generation:
+            return
+        outcome = client.on_timer(self.now, self.client_settings)
+        if isinstance(outcome, OpRecord):
+            self._finish_op(outcome)
+        elif outcome is not None:
+            self._send(outcome)
+            self._arm_client(client)
+
+    def _finish_op(self, record: OpRecord) -> None:
+        self.ops.append(record)
+        self.metrics[f"ops_{record.status}"] = self.metrics.get(f"ops_{record.status}", 0) + 1
+        verdict = record.result.describe() if record.result else record.error
+        self._narrate(
+            record.client,
+            "client",
+            f"{record.client} got {record.status} for #{record.op_id} "
+            f"{record.command.describe()}: {verdict}",
+        )
+        lin = _linearizability_op(record)
+        if lin is not None:
+            self.linearizability.record(lin)
+            for violation in self.linearizability.drain_new_violations():
+                self.monitor.report(
+                    self, "Linearizability", violation.explanation, [record.client], []
+                )
+
+    # --------------------------------------------------------------- workload
+
+    def set_workload(
+        self, rate: float, read_ratio: float, keys: int, read_mode: ReadMode
+    ) -> None:
+        """Background load: ``rate`` operations per second over ``keys`` keys (0 stops it)."""
+        if not 0 <= rate <= 1000:
+            raise CommandError(f"workload rate must be 0..1000 operations/s, got {rate}")
+        if not 0 <= read_ratio <= 1:
+            raise CommandError(f"read ratio must be within 0..1, got {read_ratio}")
+        if not 1 <= keys <= 100:
+            raise CommandError(f"workload keys must be 1..100, got {keys}")
+        self.workload_generation += 1
+        if rate == 0:
+            self.workload = None
+            return
+        self.workload = {
+            "rate": rate,
+            "read_ratio": read_ratio,
+            "keys": keys,
+            "read_mode": read_mode,
+        }
+        self.scheduler.schedule(
+            self.now + 1000.0 / rate, WorkloadTick(self.workload_generation)
+        )
+
+    def _on_workload_tick(self, generation: int) -> None:
+        w = self.workload
+        if w is None or generation != self.workload_generation:
+            return
+        self.scheduler.schedule(self.now + 1000.0 / w["rate"], WorkloadTick(generation))
+        client = next((c for c in self.clients.values()
+                       if c.id.startswith("w") and not c.busy and not c.paused), None)
+        if client is None:
+            pool = sum(1 for c in self.clients if c.startswith("w"))
+            if pool >= 16 or len(self.clients) >= MAX_CLIENTS:
+                return  # every workload client is waiting: the cluster is not keeping up
+            client = self.client(f"w{pool + 1}")
+        key = f"k{self.workload_rng.randrange(w['keys'])}"
+        if self.workload_rng.random() < w["read_ratio"]:
+            cmd = Command(Op.GET, key)
+            mode: ReadMode = w["read_mode"]
+        else:
+            cmd = Command(Op.SET, key, str(self.next_op_id))
+            mode = ReadMode.LOG
+        op_id = self.next_op_id
+        self.next_op_id += 1
+        self._send(client.start(op_id, cmd, mode, self.now, self.client_settings, None))
+        self._arm_client(client)
+
+    # ------------------------------------------------------------ observations
+
+    def require_node(self, node: str) -> NodeHost:
+        host = self.hosts.get(node)
+        if host is None:
+            raise CommandError(
+                f"unknown node {node!r}; this cluster has {self.node_ids[0]}..{self.node_ids[-1]}"
+            )
+        return host
+
+    def live_nodes(self) -> list[RaftNode]:
+        return [h.node for h in self.hosts.values() if h.node is not None and not h.paused]
+
+    def leaders(self) -> list[str]:
+        return [
+            h.id
+            for h in self.hosts.values()
+            if h.node is not None and h.node.role is Role.LEADER
+        ]
+
+    def _update_leader(self) -> None:
+        """The leader is a live leader of the highest term among live nodes."""
+        live = [h.node for h in self.hosts.values() if h.node is not None and not h.paused]
+        top = max((n.current_term for n in live), default=0)
+        leader = next((n.id for n in live if n.role is Role.LEADER and n.current_term == top),
+                      None)
+        if leader is not None and (leader, top) != (self.leader, self.leader_term):
+            self.metrics["leader_changes"] += 1
+            self.leader_term = top
+        self.leader = leader
+
+    def _narrate(self, node: str, kind: str, text: str, **data: Any) -> Narration:
+        n = Narration(self.next_event_seq, round(self.now, 3), node, kind, text, data)
+        self.next_event_seq += 1
+        self.narration.append(n)
+        if kind in MILESTONE_KINDS:
+            self.milestones.append(n)
+        if kind == "election":
+            self.metrics["elections"] += 1
+        return n
+
+    def _narrate_all(self, events: tuple[Event, ...]) -> None:
+        for e in events:
+            self._narrate(e.node, e.kind, e.text, **e.data)
+
+    def update_leader(self) -> None:
+        """Recompute who leads (after a command changed liveness)."""
+        self._update_leader()
+
+    # ---------------------------------------------------------------- faults
+
+    def crash(self, node: str) -> None:
+        host = self.require_node(node)
+        if host.node is None:
+            raise CommandError(f"{node} is already down")
+        host.persistent = host.node.persistent_state()
+        host.node = None
+        host.inbox.clear()
+        host.paused = False
+        host.timer_generation += 1
+        host.timer_at = None
+        self._narrate(node, "fault", f"{node} crashed (term, vote and log are kept on disk)")
+        self._after_fault([host])
+
+    def restart(self, node: str) -> None:
+        host = self.require_node(node)
+        if host.node is not None:
+            raise CommandError(f"{node} is running; crash it first")
+        host.incarnation += 1
+        self._boot(host)
+        self._narrate(
+            node,
+            "fault",
+            f"{node} restarted in term {host.persistent.current_term} with "
+            f"{host.persistent.log.last_index} log entries; commit index starts at 0",
+        )
+        self._after_fault([host])
+
+    def pause(self, node: str, freeze_clock: bool = False) -> None:
+        host = self.require_node(node)
+        if host.node is None:
+            raise CommandError(f"{node} is down; restart it instead")
+        if host.paused:
+            raise CommandError(f"{node} is already paused")
+        host.rebase(self.now)
+        host.paused = True
+        host.freeze_clock = freeze_clock
+        host.timer_generation += 1
+        host.timer_at = None
+        clock = " and its clock stopped" if freeze_clock else ""
+        self._narrate(node, "fault", f"{node} froze (a long pause){clock}")
+        self._after_fault([host])
+
+    def resume(self, node: str) -> None:
+        host = self.require_node(node)
+        if not host.paused or host.node is None:
+            raise CommandError(f"{node} is not paused")
+        host.rebase(self.now)
+        host.paused = False
+        host.freeze_clock = False
+        self._narrate(
+            node, "fault", f"{node} resumed with {len(host.inbox)} messages waiting"
+        )
+        inbox, host.inbox = host.inbox, []
+        for msg in inbox:
+            if host.node is None:
+                break
+            self._run(host, host.node.step(msg, host.local(self.now)))
+        if host.node is not None:
+            self._run(host, host.node.tick(host.local(self.now)))
+        self._after_fault([host])
+
+    def timeout_now(self, node: str) -> None:
+        host = self.require_node(node)
+        if host.node is None or host.paused:
+            raise CommandError(f"{node} is not running")
+        self._run(host, host.node.timeout_now(host.local(self.now)))
+
+    def set_clock_rate(self, node: str, rate: float) -> None:
+        host = self.require_node(node)
+        if not 0.1 <= rate <= 10:
+            raise CommandError(f"clock rate must be 0.1..10 (1 = accurate), got {rate}")
+        host.rebase(self.now)
+        host.clock_rate = rate
+        host.timer_at = None
+        self._reschedule_timer(host)
+        self._narrate(node, "fault", f"{node}'s clock now runs at {rate:g}× real time")
+
+    def set_settings(self, changes: dict[str, Any]) -> None:
+        fields = RaftSettings.__dataclass_fields__
+        for name in changes:
+            if name not in fields:
+                raise CommandError(
+                    f"unknown setting {name!r}; settings are {', '.join(sorted(fields))}"
+                )
+        try:
+            new = replace(self.settings, **changes)
+        except TypeError as exc:  # pragma: no cover - names are checked above
+            raise CommandError(str(exc)) from exc
+        for name, value in changes.items():
+            expected = type(getattr(RaftSettings(), name))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                continue
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise CommandError(f"setting {name} takes a {expected.__name__}, got {value!r}")
+        ClusterConfig(self.config.size, self.config.seed, settings=new).validate()
+        self.settings = new
+        for host in self.hosts.values():
+            if host.node is not None:
+                host.node.update_settings(new, host.local(self.now))
+                host.timer_at = None
+                self._reschedule_timer(host)
+        described = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
+        self._narrate("cluster", "settings", f"settings changed: {described}")
+
+    def _after_fault(self, hosts: list[NodeHost]) -> None:
+        self.monitor.observe(self, hosts)
+        self._update_leader()
+
+    # ---------------------------------------------------------------- network
+
+    def partition(self, groups: list[list[str]]) -> None:
+        for group in groups:
+            for node in group:
+                self.require_node(node)
+        try:
+            self.network.partition(groups)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        shown = " | ".join(",".join(g) for g in groups if g)
+        self._narrate("network", "network", f"the network split into {shown}")
+
+    def heal(self) -> None:
+        self.network.heal()
+        self._narrate("network", "network", "the network healed: every link works again")
+
+    def cut_link(self, src: str, dst: str, both: bool = True) -> None:
+        self.require_node(src)
+        self.require_node(dst)
+        if src == dst:
+            raise CommandError("a link joins two different nodes")
+        self.network.cut.add((src, dst))
+        if both:
+            self.network.cut.add((dst, src))
+        arrow = "↔" if both else "→"
+        self._narrate("network", "network", f"link {src}{arrow}{dst} cut")
+
+    def restore_link(self, src: str, dst: str, both: bool = True) -> None:
+        self.require_node(src)
+        self.require_node(dst)
+        self.network.cut.discard((src, dst))
+        if both:
+            self.network.cut.discard((dst, src))
+        arrow = "↔" if both else "→"
+        self._narrate("network", "network", f"link {src}{arrow}{dst} restored")
+
+    def set_network(self, params: LinkParams, link: tuple[str, str] | None) -> None:
+        if link is not None:
+            self.require_node(link[0])
+            self.require_node(link[1])
+        try:
+            self.network.set_params(params, link)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        where = f"link {link[0]}↔{link[1]}" if link else "all links"
+        self._narrate(
+            "network",
+            "network",
+            f"{where}: latency {params.latency_min:g}-{params.latency_max:g} ms, "
+            f"drop {params.drop:.0%}, duplicate {params.duplicate:.0%}",
+        )
+
+    def set_manual_delivery(self, on: bool) -> None:
+        net = self.network
+        if on == net.manual:
+            return
+        net.manual = on
+        if not on:
+            # Held messages continue on their way, arriving no earlier than now.
+            for env in sorted(net.in_flight.values(), key=lambda e: e.id):
+                moved = net.reschedule(env, max(env.deliver_at, self.now))
+                self.scheduler.schedule(moved.deliver_at, Deliver(moved.id))
+        state = "on: messages wait for you" if on else "off"
+        self._narrate("network", "network", f"manual delivery {state}")
+
+    def deliver(self, envelope_id: int) -> None:
+        if envelope_id not in self.network.in_flight:
+            raise CommandError(f"no message m{envelope_id} in flight")
+        self._arrive(envelope_id)
+
+    def drop(self, envelope_id: int) -> None:
+        env = self.network.take(envelope_id)
+        if env is None:
+            raise CommandError(f"no message m{envelope_id} in flight")
+        self.network.dropped += 1
+        self._note_drop(env, "dropped by you")
+        self._narrate(
+            "network",
+            "network",
+            f"you dropped {env.msg.kind} {env.msg.src}→{env.msg.dst} ({env.msg.summary()})",
+        )
+
+    # ------------------------------------------------------- clients as faults
+
+    def pause_client(self, client_id: str) -> None:
+        client = self.clients.get(client_id)
+        if client is None:
+            raise CommandError(f"unknown client {client_id!r}")
+        client.paused = True
+        client.timer_generation += 1
+        self._narrate(client_id, "fault", f"client {client_id} froze")
+
+    def resume_client(self, client_id: str) -> None:
+        client = self.clients.get(client_id)
+        if client is None or not client.paused:
+            raise CommandError(f"client {client_id!r} is not paused")
+        client.paused = False
+        self._narrate(client_id, "fault", f"client {client_id} resumed")
+        inbox, client.inbox = client.inbox, []
+        for reply in inbox:
+            self._client_reply(client, reply)
+        if client.pending is not None and client.timer_at is not None:
+            client.timer_at = max(client.timer_at, self.now)
+            self._arm_client(client)
+
+    def fenced_write(self, client_id: str, value: str) -> bool:
+        """The client writes to the protected resource with its latest fencing token."""
+        client = self.clients.get(client_id)
+        if client is None:
+            raise CommandError(f"unknown client {client_id!r}")
+        if client.paused:
+            raise CommandError(f"client {client_id} is paused")
+        token = client.token
+        if token == 0:
+            raise CommandError(f"client {client_id} holds no fencing token; ACQUIRE a lock first")
+        if token < self.resource_token:
+            self._narrate(
+                client_id,
+                "resource",
+                f"the storage refused {client_id}'s write {value!r}: token {token} is older "
+                f"than {self.resource_token}",
+            )
+            return False
+        self.resource_token = token
+        self.resource_value = value
+        self._narrate(
+            client_id, "resource", f"the storage accepted {client_id}'s write {value!r} "
+            f"with token {token}"
+        )
+        return True
+
+
+_LIN_KINDS = {Op.SET: OpKind.SET, Op.GET: OpKind.GET, Op.DELETE: OpKind.DELETE, Op.CAS: OpKind.CAS}
+
+
+def _linearizability_op(record: OpRecord) -> LinOp | None:
+    """The checker's view of a finished key-value operation (None for what it ignores)."""
+    kind = _LIN_KINDS.get(record.command.op)
+    if kind is None or record.status is Status.FAILED:
+        return None
+    if record.read_mode is ReadMode.FOLLOWER and kind is OpKind.GET:
+        return None  # follower reads promise no linearizability; the UI shows them as such
+    cmd = record.command
+    ok = record.result.ok if (record.result is not None and kind is OpKind.CAS) else None
+    result = record.result.value if (record.result is not None and kind is OpKind.GET) else None
+    return LinOp(
+        op_id=record.op_id,
+        client=record.client,
+        kind=kind,
+        key=cmd.key,
+        value=cmd.value,
+        expected=cmd.expected,
+        invoke=record.invoke,
+        complete=record.complete,
+        result=result,
+        ok=ok,
+    )

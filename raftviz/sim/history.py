@@ -1,0 +1,458 @@
+"""History: seed + command log + checkpoints, so a run can be rewound, replayed and shared.
+
+A run is fully described by its :class:`ClusterConfig` (which holds the seed) and the commands
+applied to it, each stamped with its position: how many events had been processed and the
+simulated time. :class:`History` keeps periodic deep-copied checkpoints of the cluster (cheap:
+logs share their full chunks), so jumping to any earlier moment restores the nearest checkpoint
+and replays at most one checkpoint interval. Running forward after a jump replays the recorded
+commands at their positions; a *new* command after a jump forks history, dropping the old
+future (RaftScope's model).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from raftviz.core.messages import Command, LogEntry, Op
+from raftviz.core.raft import RaftSettings, Role
+from raftviz.sim.clients import ClientSettings
+from raftviz.sim.cluster import Cluster, ClusterConfig, CommandError, NodeInit
+from raftviz.sim.commands import SimCommand, apply_command, parse_command
+from raftviz.sim.network import LinkParams
+
+TRACE_FORMAT = "raftviz-trace"
+TRACE_VERSION = 1
+MAX_TRACE_COMMANDS = 100_000
+MAX_TRACE_TIME = 3_600_000.0  # one simulated hour
+MAX_RUN_MS = 600_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """A command with the position at which it was applied."""
+
+    events: int
+    time: float
+    command: SimCommand
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    events: int
+    time: float
+    cursor: int  # how many logged commands the checkpoint already includes
+    cluster: Cluster
+
+
+class History:
+    """A cluster with its past: step, run, jump back and forth, fork, export and import."""
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        checkpoint_every: float = 1000.0,
+        keep_history: bool = False,
+    ) -> None:
+        self.config = config
+        self.checkpoint_every = checkpoint_every
+        self.cluster = Cluster(config, keep_history=keep_history)
+        self.log: list[Logged] = []
+        self.cursor = 0
+        self.horizon = 0.0
+        self.checkpoints: list[Checkpoint] = [self._checkpoint_now()]
+
+    @property
+    def now(self) -> float:
+        return self.cluster.now
+
+    # ------------------------------------------------------------- commands
+
+    def apply(self, command: SimCommand) -> None:
+        """Apply a command now; after a jump back this forks history (the old future is gone)."""
+        forking = self.cursor < len(self.log) or self.cluster.now < self.horizon
+        apply_command(self.cluster, command)  # validates before it changes anything
+        if forking:
+            self._fork()
+        c = self.cluster
+        self.log.append(Logged(c.events_processed, c.now, command))
+        self.cursor = len(self.log)
+        self.horizon = max(self.horizon, c.now)
+
+    def apply_json(self, data: Any) -> SimCommand:
+        command = parse_command(data)
+        self.apply(command)
+        return command
+
+    def _fork(self) -> None:
+        del self.log[self.cursor :]
+        position = (self.cluster.events_processed, self.cluster.now)
+        self.checkpoints = [
+            cp for cp in self.checkpoints if (cp.events, cp.time) <= position
+        ]
+        self.horizon = self.cluster.now
+
+    def _apply_due(self, limit: float) -> None:
+        """Re-apply logged commands that fall at the current position (when replaying)."""
+        c = self.cluster
+        while self.cursor < len(self.log):
+            entry = self.log[self.cursor]
+            if entry.events != c.events_processed or entry.time > limit:
+                return
+            if entry.time > c.now:
+                c._set_now(entry.time)  # noqa: SLF001 - history owns the clock while replaying
+            apply_command(c, entry.command)
+            self.cursor += 1
+
+    # ----------------------------------------------------------------- time
+
+    def step(self) -> bool:
+        """Process exactly one event (and any recorded command due just before it)."""
+        c = self.cluster
+        t = c.next_event_time()
+        if t is None:
+            return False
+        self._apply_due(t)
+        t = c.next_event_time()
+        if t is None:
+            return False
+        self._maybe_checkpoint()
+        c.step()
+        self.horizon = max(self.horizon, c.now)
+        return True
+
+    def run_until(self, time: float) -> None:
+        """Run every event up to ``time`` and stand there."""
+        c = self.cluster
+        if time - c.now > MAX_RUN_MS:
+            raise CommandError(f"run at most {MAX_RUN_MS:g} ms at once")
+        while True:
+            self._apply_due(time)
+            t = c.next_event_time()
+            if t is None or t > time:
+                break
+            if self.cursor < len(self.log) and self.log[self.cursor].events == c.events_processed:
+                break  # a recorded command comes first, but after ``time``
+            self._maybe_checkpoint()
+            c.step()
+        if time > c.now:
+            c._set_now(time)  # noqa: SLF001
+        self.horizon = max(self.horizon, c.now)
+
+    def run_for(self, ms: float) -> None:
+        self.run_until(self.cluster.now + ms)
+
+    def run_until_condition(
+        self, condition: Callable[[Cluster], bool], max_ms: float = 10_000.0
+    ) -> bool:
+        """Step until ``condition`` holds (True) or ``max_ms`` pass (False)."""
+        c = self.cluster
+        limit = c.now + min(max_ms, MAX_RUN_MS)
+        while not condition(c):
+            t = c.next_event_time()
+            if t is None or t > limit:
+                self.run_until(limit)
+                return condition(c)
+            self.step()
+        return True
+
+    def seek(self, time: float) -> None:
+        """Jump to simulated ``time`` (earlier or later), restoring a checkpoint if needed."""
+        if not 0 <= time <= MAX_TRACE_TIME:
+            raise CommandError(f"time must be within 0..{MAX_TRACE_TIME:g} ms")
+        if time < self.cluster.now:
+            cp = max(
+                (cp for cp in self.checkpoints if cp.time <= time), key=lambda cp: cp.time
+            )
+            self.cluster = copy.deepcopy(cp.cluster)
+            self.cursor = cp.cursor
+        self.run_until(time)
+
+    def _checkpoint_now(self) -> Checkpoint:
+        c = self.cluster
+        return Checkpoint(c.events_processed, c.now, self.cursor, copy.deepcopy(c))
+
+    def _maybe_checkpoint(self) -> None:
+        last = self.checkpoints[-1]
+        if self.cluster.now >= last.time + self.checkpoint_every and (
+            self.cluster.events_processed > last.events
+        ):
+            self.checkpoints.append(self._checkpoint_now())
+
+    # --------------------------------------------------------------- traces
+
+    def export_trace(self) -> dict[str, Any]:
+        """The whole run as JSON data: configuration, positioned commands, and where to stop."""
+        return {
+            "format": TRACE_FORMAT,
+            "version": TRACE_VERSION,
+            "config": config_to_json(self.config),
+            "commands": [
+                {"events": e.events, "time": e.time, "command": e.command.to_json()}
+                for e in self.log
+            ],
+            "end": self.horizon,
+            "now": self.cluster.now,
+        }
+
+    @classmethod
+    def import_trace(cls, data: Any) -> History:
+        """Rebuild a run from an exported trace; raises CommandError for a malformed one."""
+        if not isinstance(data, dict):
+            raise CommandError("a trace is a JSON object")
+        if data.get("format") != TRACE_FORMAT:
+            raise CommandError(f"not a raftviz trace (format must be {TRACE_FORMAT!r})")
+        if data.get("version") != TRACE_VERSION:
+            raise CommandError(
+                f"trace version {data.get('version')!r} is not supported; this build reads "
+                f"version {TRACE_VERSION}"
+            )
+        config = config_from_json(data.get("config"))
+        raw = data.get("commands")
+        if not isinstance(raw, list) or len(raw) > MAX_TRACE_COMMANDS:
+            raise CommandError(f"trace commands must be a list of at most {MAX_TRACE_COMMANDS}")
+        logged: list[Logged] = []
+        last = (0, 0.0)
+        for i, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise CommandError(f"trace command {i} is not an object")
+            events, time = item.get("events"), item.get("time")
+            if isinstance(events, bool) or not isinstance(events, int) or events < 0:
+                raise CommandError(f"trace command {i}: events must be a whole number >= 0")
+            if isinstance(time, bool) or not isinstance(time, (int, float)):
+                raise CommandError(f"trace command {i}: time must be a number")
+            if not 0 <= time <= MAX_TRACE_TIME:
+                raise CommandError(f"trace command {i}: time out of range")
+            if (events, float(time)) < last:
+                raise CommandError(f"trace command {i} is out of order")
+            last = (events, float(time))
+            try:
+                command = parse_command(item.get("command"))
+            except CommandError as exc:
+                raise CommandError(f"trace command {i}: {exc}") from None
+            logged.append(Logged(events, float(time), command))
+        end = _number(data.get("end", 0.0), "end", 0, MAX_TRACE_TIME)
+        now = _number(data.get("now", end), "now", 0, MAX_TRACE_TIME)
+        history = cls(config)
+        history.log = logged
+        try:
+            while history.cluster.now < end:
+                history.run_until(min(end, history.cluster.now + MAX_RUN_MS))
+        except CommandError as exc:
+            raise CommandError(f"the trace does not replay: {exc}") from None
+        if history.cursor != len(logged):
+            raise CommandError(
+                f"the trace does not replay: command {history.cursor} never came due"
+            )
+        if now < history.cluster.now:
+            history.seek(now)
+        return history
+
+    def to_json_text(self) -> str:
+        return json.dumps(self.export_trace(), separators=(",", ":"))
+
+
+def _number(value: Any, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise CommandError(f"{name} must be a number within {low:g}..{high:g}")
+    return float(value)
+
+
+# ---------------------------------------------------------- configuration JSON
+
+
+def config_to_json(config: ClusterConfig) -> dict[str, Any]:
+    return {
+        "size": config.size,
+        "seed": config.seed,
+        "protocol": config.protocol,
+        "settings": asdict(config.settings),
+        "network": asdict(config.network),
+        "clients": asdict(config.clients),
+        "initial": {
+            node: {
+                "term": init.term,
+                "voted_for": init.voted_for,
+                "log": [entry_to_json(e) for e in init.log],
+            }
+            for node, init in config.initial
+        },
+    }
+
+
+def entry_to_json(entry: LogEntry) -> dict[str, Any]:
+    c = entry.command
+    data: dict[str, Any] = {"term": entry.term, "op": c.op.value}
+    for name in ("key", "value", "expected", "client"):
+        v = getattr(c, name)
+        if v:
+            data[name] = v
+    if c.request_id:
+        data["request_id"] = c.request_id
+    if entry.time:
+        data["time"] = entry.time
+    return data
+
+
+def _dataclass_from(cls: Any, data: Any, where: str) -> Any:
+    if data is None:
+        return cls()
+    if not isinstance(data, dict):
+        raise CommandError(f"{where} must be an object")
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    defaults = cls()
+    for key, value in data.items():
+        if key not in known:
+            raise CommandError(f"{where}: unknown field {key!r}")
+        expected = type(getattr(defaults, key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise CommandError(f"{where}.{key} must be a {expected.__name__}")
+        values[key] = value
+    return cls(**values)
+
+
+def config_from_json(data: Any) -> ClusterConfig:
+    """Validate and build a configuration from untrusted JSON."""
+    if not isinstance(data, dict):
+        raise CommandError("config must be an object")
+    allowed = {"size", "seed", "protocol", "settings", "network", "clients", "initial"}
+    extra = set(data) - allowed
+    if extra:
+        raise CommandError(f"config: unknown field(s) {', '.join(sorted(extra))}")
+    size = data.get("size", 5)
+    seed = data.get("seed", 1)
+    for name, value in (("size", size), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise CommandError(f"config.{name} must be a whole number")
+    if not 0 <= seed < 2**63:
+        raise CommandError("config.seed must be within 0..2^63")
+    protocol = data.get("protocol", "raft")
+    if not isinstance(protocol, str):
+        raise CommandError("config.protocol must be a string")
+    initial = _initial_from_json(data.get("initial", {}))
+    config = ClusterConfig(
+        size=size,
+        seed=seed,
+        protocol=protocol,
+        settings=_dataclass_from(RaftSettings, data.get("settings"), "config.settings"),
+        network=_dataclass_from(LinkParams, data.get("network"), "config.network"),
+        clients=_dataclass_from(ClientSettings, data.get("clients"), "config.clients"),
+        initial=initial,
+    )
+    config.validate()
+    return config
+
+
+def _initial_from_json(data: Any) -> tuple[tuple[str, NodeInit], ...]:
+    if not isinstance(data, dict):
+        raise CommandError("config.initial must map node ids to their state")
+    out = []
+    for node, state in sorted(data.items()):
+        where = f"config.initial.{node}"
+        if not isinstance(state, dict):
+            raise CommandError(f"{where} must be an object")
+        term = state.get("term", 0)
+        if isinstance(term, bool) or not isinstance(term, int) or term < 0:
+            raise CommandError(f"{where}.term must be a whole number >= 0")
+        voted = state.get("voted_for")
+        if voted is not None and not isinstance(voted, str):
+            raise CommandError(f"{where}.voted_for must be a node id or null")
+        raw_log = state.get("log", [])
+        if not isinstance(raw_log, list) or len(raw_log) > 10_000:
+            raise CommandError(f"{where}.log must be a list of at most 10000 entries")
+        entries = []
+        prev_term = 0
+        for i, item in enumerate(raw_log, start=1):
+            entry = entry_from_json(item, f"{where}.log[{i}]")
+            if entry.term < prev_term or entry.term > term:
+                raise CommandError(
+                    f"{where}.log[{i}]: terms must not decrease along the log and must not "
+                    f"exceed the node's term {term}"
+                )
+            prev_term = entry.term
+            entries.append(entry)
+        out.append((str(node), NodeInit(term, voted, tuple(entries))))
+    return tuple(out)
+
+
+def entry_from_json(item: Any, where: str) -> LogEntry:
+    """A log entry from JSON: ``{"term": 2, "op": "set", "key": "x", "value": "1"}``."""
+    if isinstance(item, int) and not isinstance(item, bool):
+        item = {"term": item}  # shorthand for the paper's figures: just a term
+    if not isinstance(item, dict):
+        raise CommandError(f"{where} must be an object or a term number")
+    term = item.get("term")
+    if isinstance(term, bool) or not isinstance(term, int) or term < 1:
+        raise CommandError(f"{where}.term must be a whole number >= 1")
+    try:
+        op = Op(item.get("op", "noop"))
+    except ValueError:
+        raise CommandError(f"{where}.op is not a known operation") from None
+    texts = {}
+    for name in ("key", "value", "expected", "client"):
+        v = item.get(name)
+        if v is not None and (not isinstance(v, str) or len(v) > 64):
+            raise CommandError(f"{where}.{name} must be a string of at most 64 characters")
+        texts[name] = v
+    request_id = item.get("request_id", 0)
+    if isinstance(request_id, bool) or not isinstance(request_id, int) or request_id < 0:
+        raise CommandError(f"{where}.request_id must be a whole number >= 0")
+    time = item.get("time", 0.0)
+    if isinstance(time, bool) or not isinstance(time, (int, float)):
+        raise CommandError(f"{where}.time must be a number")
+    if op in (Op.SET, Op.CAS) and texts["value"] is None:
+        raise CommandError(f"{where}: {op.value} needs a value")
+    command = Command(
+        op,
+        texts["key"] or "",
+        texts["value"],
+        texts["expected"],
+        texts["client"] or "",
+        request_id,
+    )
+    return LogEntry(term, command, float(time))
+
+
+# ------------------------------------------------------------------ conditions
+
+
+def leader_exists(cluster: Cluster) -> bool:
+    return cluster.leader is not None
+
+
+def committed_on_majority(index: int) -> Callable[[Cluster], bool]:
+    """Holds once a live leader has committed ``index``."""
+
+    def condition(cluster: Cluster) -> bool:
+        return any(
+            n.role is Role.LEADER and n.commit_index >= index for n in cluster.live_nodes()
+        )
+
+    return condition
+
+
+def logs_converged(cluster: Cluster) -> bool:
+    """Every live node holds the same log and has applied all of it."""
+    nodes = cluster.live_nodes()
+    if not nodes:
+        return False
+    first = nodes[0].log
+    return all(
+        n.log.last_index == first.last_index
+        and n.log.digest(n.log.last_index) == first.digest(first.last_index)
+        and n.last_applied == n.log.last_index
+        for n in nodes
+    )
+
+
+CONDITIONS: dict[str, Callable[[Cluster], bool]] = {
+    "leader": leader_exists,
+    "converged": logs_converged,
+    "no_leader": lambda c: c.leader is None,
+}

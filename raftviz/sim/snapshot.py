@@ -1,0 +1,290 @@
+"""The snapshot: one versioned, JSON-ready view of a cluster; the only contract with the UI.
+
+The browser learns everything from this structure plus the events since its last frame. It
+never re-derives protocol facts: the commit index, where a log stops matching the leader's
+(``diverge_from``), how far each election timer has run and whether a lease is valid are all
+computed here. Log entries are compact ``[index, term, command]`` triples; an entry is committed
+on a node when its index is at most that node's ``commit_index``, and it is not in the leader's
+log when its index is at least ``diverge_from``. See docs/snapshot.md for every field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raftviz.core.log import RaftLog
+from raftviz.core.raft import RaftNode, Role
+from raftviz.sim.checkers import INVARIANTS
+from raftviz.sim.clients import OpRecord
+from raftviz.sim.cluster import Cluster, NodeHost
+from raftviz.sim.network import Envelope
+
+SNAPSHOT_VERSION = 1
+
+
+def snapshot(
+    cluster: Cluster,
+    since_event: int = 0,
+    log_from: dict[str, int] | None = None,
+    max_events: int = 200,
+) -> dict[str, Any]:
+    """Everything a view needs; ``log_from`` limits each node's entries to index >= a start."""
+    leader_host = cluster.hosts.get(cluster.leader) if cluster.leader else None
+    leader = leader_host.node if leader_host is not None else None
+    events = [e for e in cluster.narration if e.seq > since_event][-max_events:]
+    teaching = cluster.settings.teaching_modes()
+    drifting = [
+        h.id
+        for h in cluster.hosts.values()
+        if abs(h.clock_rate - 1) > cluster.settings.lease_drift_bound or h.freeze_clock
+    ]
+    if drifting:
+        teaching.append("clock_beyond_bound")
+    return {
+        "version": SNAPSHOT_VERSION,
+        "protocol": cluster.config.protocol,
+        "time": round(cluster.now, 3),
+        "events_processed": cluster.events_processed,
+        "seed": cluster.config.seed,
+        "size": cluster.config.size,
+        "settings": _settings(cluster),
+        "teaching_modes": teaching,
+        "clock_beyond_bound": drifting,
+        "leader": cluster.leader,
+        "nodes": [
+            _node(cluster, host, leader, (log_from or {}).get(host.id, 1))
+            for host in cluster.hosts.values()
+        ],
+        "messages": [_message(env, cluster.now) for env in cluster.network.in_flight.values()],
+        "dropped": [
+            {**_message(env, cluster.now), "lost_at": round(t, 3), "why": why}
+            for env, t, why in cluster.dropped_recent
+        ],
+        "network": _network(cluster),
+        "clients": _clients(cluster),
+        "ops": [_op(r) for r in list(cluster.ops)[-50:]],
+        "resource": {"token": cluster.resource_token, "value": cluster.resource_value},
+        "workload": _workload(cluster),
+        "metrics": _metrics(cluster, leader),
+        "invariants": cluster.monitor.status(),
+        "violations": [v.to_json() for v in cluster.monitor.violations[-20:]],
+        "linearizability": cluster.linearizability.status(),
+        "events": [_event(e) for e in events],
+        "last_event_seq": cluster.next_event_seq - 1,
+        "milestones": [
+            {"seq": m.seq, "time": m.time, "kind": m.kind, "text": m.text}
+            for m in cluster.milestones
+        ],
+    }
+
+
+def _settings(cluster: Cluster) -> dict[str, Any]:
+    s = cluster.settings
+    return {name: getattr(s, name) for name in s.__dataclass_fields__}
+
+
+def _node(cluster: Cluster, host: NodeHost, leader: RaftNode | None, log_from: int) -> dict[str, Any]:
+    node = host.node
+    local = host.local(cluster.now)
+    base: dict[str, Any] = {
+        "id": host.id,
+        "state": "crashed" if node is None else "paused" if host.paused else "up",
+        "clock": {
+            "local": round(local, 3),
+            "rate": host.clock_rate,
+            "frozen": host.paused and host.freeze_clock,
+        },
+        "incarnation": host.incarnation,
+    }
+    if node is None:
+        p = host.persistent
+        log = p.log
+        base.update(
+            role="crashed",
+            term=p.current_term,
+            voted_for=p.voted_for,
+            commit_index=0,
+            last_applied=0,
+            log_length=log.last_index,
+            log=_entries(log, log_from),
+            diverge_from=diverge_from(log, leader),
+            kv={},
+            locks={},
+            votes=[],
+            votes_refused=[],
+            leader_id=None,
+            election=None,
+            leader_state=None,
+            inbox=0,
+        )
+        return base
+    election = None
+    if node.role is not Role.LEADER:
+        elapsed = max(local - node.election_started_at, 0.0)
+        election = {
+            "timeout": round(node.election_timeout, 3),
+            "elapsed": round(min(elapsed, node.election_timeout), 3),
+            "fraction": round(min(elapsed / node.election_timeout, 1.0), 4),
+            "deadline": round(host.to_real(node.election_deadline), 3),
+        }
+    leader_state = None
+    if node.role is Role.LEADER:
+        leader_state = {
+            "next_index": dict(node.next_index),
+            "match_index": dict(node.match_index),
+            "lag": {p: node.log.last_index - m for p, m in node.match_index.items()},
+            "lease_remaining": round(max(node.lease_until - local, 0.0), 3),
+            "heartbeat_in": round(max(node.heartbeat_deadline - local, 0.0), 3),
+            "pending_reads": len(node.pending_reads),
+        }
+    base.update(
+        role=node.role.value,
+        term=node.current_term,
+        voted_for=node.voted_for,
+        commit_index=node.commit_index,
+        last_applied=node.last_applied,
+        log_length=node.log.last_index,
+        log=_entries(node.log, log_from),
+        diverge_from=diverge_from(node.log, leader),
+        kv=dict(sorted(node.sm.data.items())),
+        locks=node.sm.lock_view(),
+        votes=sorted(node.votes_received) if node.role is not Role.FOLLOWER else [],
+        votes_refused=sorted(node.votes_refused) if node.role is not Role.FOLLOWER else [],
+        leader_id=node.leader_id,
+        election=election,
+        leader_state=leader_state,
+        inbox=len(host.inbox),
+    )
+    return base
+
+
+def _entries(log: RaftLog, start: int) -> list[list[Any]]:
+    """Entries from ``start`` as compact ``[index, term, command]`` triples."""
+    return [
+        [index, log.entry(index).term, log.entry(index).command.describe()]
+        for index in range(max(start, 1), log.last_index + 1)
+    ]
+
+
+def diverge_from(log: RaftLog, leader: RaftNode | None) -> int | None:
+    """The first index at which ``log`` stops matching the leader's log (None if it never does).
+
+    By Log Matching, equal chain digests at an index mean equal prefixes, so a binary search
+    over digests finds the point of divergence in O(log n).
+    """
+    if leader is None or log is leader.log:
+        return None
+    lead = leader.log
+    top = min(log.last_index, lead.last_index)
+    lo, hi = 0, top  # invariant: prefixes match up to lo
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if log.digest(mid) == lead.digest(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo == log.last_index:
+        return None
+    return lo + 1
+
+
+def _message(env: Envelope, now: float) -> dict[str, Any]:
+    msg = env.msg
+    span = max(env.deliver_at - env.sent_at, 1e-9)
+    return {
+        "id": env.id,
+        "kind": msg.kind.value,
+        "from": msg.src,
+        "to": msg.dst,
+        "term": msg.term,
+        "sent": env.sent_at,
+        "deliver": env.deliver_at,
+        "progress": round(min(max((now - env.sent_at) / span, 0.0), 1.0), 4),
+        "reply": msg.is_reply,
+        "doomed": env.lost,
+        "duplicate": env.duplicate,
+        "summary": msg.summary(),
+    }
+
+
+def _network(cluster: Cluster) -> dict[str, Any]:
+    net = cluster.network
+    d = net.defaults
+    return {
+        "groups": [sorted(g) for g in net.groups],
+        "cut": sorted([list(link) for link in net.cut]),
+        "manual": net.manual,
+        "defaults": {
+            "latency_min": d.latency_min,
+            "latency_max": d.latency_max,
+            "drop": d.drop,
+            "duplicate": d.duplicate,
+        },
+        "links": {
+            f"{a}-{b}": {"latency_min": p.latency_min, "latency_max": p.latency_max,
+                         "drop": p.drop, "duplicate": p.duplicate}
+            for (a, b), p in sorted(net.links.items())
+        },
+    }
+
+
+def _clients(cluster: Cluster) -> list[dict[str, Any]]:
+    out = []
+    for client in cluster.clients.values():
+        pending = client.pending_record()
+        out.append(
+            {
+                "id": client.id,
+                "paused": client.paused,
+                "known_leader": client.known_leader,
+                "token": client.token,
+                "pending": _op(pending) if pending else None,
+            }
+        )
+    return out
+
+
+def _op(r: OpRecord) -> dict[str, Any]:
+    return {
+        "op_id": r.op_id,
+        "client": r.client,
+        "command": r.command.describe(),
+        "read_mode": r.read_mode.value,
+        "invoke": r.invoke,
+        "complete": r.complete,
+        "status": r.status.value,
+        "result": r.result.describe() if r.result else None,
+        "node": r.node,
+        "error": r.error,
+    }
+
+
+def _workload(cluster: Cluster) -> dict[str, Any] | None:
+    w = cluster.workload
+    if w is None:
+        return None
+    return {**w, "read_mode": w["read_mode"].value}
+
+
+def _metrics(cluster: Cluster, leader: RaftNode | None) -> dict[str, Any]:
+    net = cluster.network
+    lag = {}
+    if leader is not None:
+        lag = {p: leader.log.last_index - m for p, m in leader.match_index.items()}
+    return {
+        **{k: round(v, 3) for k, v in cluster.metrics.items()},
+        "messages_sent": net.sent,
+        "messages_delivered": net.delivered,
+        "messages_dropped": net.dropped,
+        "messages_duplicated": net.duplicated,
+        "in_flight": len(net.in_flight),
+        "replication_lag": lag,
+    }
+
+
+def _event(e: Any) -> dict[str, Any]:
+    return {"seq": e.seq, "time": e.time, "node": e.node, "kind": e.kind, "text": e.text}
+
+
+def invariant_names() -> list[str]:
+    return list(INVARIANTS)
