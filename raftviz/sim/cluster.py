@@ -19,6 +19,7 @@ from typing import Any
 from raftviz.core.log import RaftLog
 from raftviz.core.messages import (
     ClientReply,
+    ClientRequest,
     Command,
     Event,
     LogEntry,
@@ -236,7 +237,7 @@ class Cluster:
     def _set_now(self, t: float) -> None:
         if self.leader is None:
             self.metrics["no_leader_ms"] += t - self.now
-        self.now = t
+        self.now = float(t)
 
     # --------------------------------------------------------------- nodes
 
@@ -368,6 +369,16 @@ class Cluster:
                 f"client {client.id} is still waiting for operation "
                 f"#{client.pending.op_id if client.pending else '?'}; use another client"
             )
+        request = self._start_op(client, command, read_mode, node)
+        record = client.pending_record()
+        assert record is not None
+        self._narrate(client.id, "client", f"{client.id} sent {request.summary()} to {request.dst}")
+        return record
+
+    def _start_op(
+        self, client: Client, command: Command, read_mode: ReadMode, node: str | None
+    ) -> ClientRequest:
+        """Start an operation on an idle client and tell the linearizability checker."""
         op_id = self.next_op_id
         self.next_op_id += 1
         request = client.start(op_id, command, read_mode, self.now, self.client_settings, node)
@@ -375,8 +386,10 @@ class Cluster:
         self._arm_client(client)
         record = client.pending_record()
         assert record is not None
-        self._narrate(client.id, "client", f"{client.id} sent {request.summary()} to {request.dst}")
-        return record
+        lin = _linearizability_op(record)
+        if lin is not None:
+            self.linearizability.add_invoke(lin)
+        return request
 
     def _arm_client(self, client: Client) -> None:
         if client.timer_at is not None and not client.paused:
@@ -415,11 +428,9 @@ class Cluster:
         )
         lin = _linearizability_op(record)
         if lin is not None:
-            self.linearizability.record(lin)
-            for violation in self.linearizability.drain_new_violations():
-                self.monitor.report(
-                    self, "Linearizability", violation.explanation, [record.client], []
-                )
+            for violation in self.linearizability.add_complete(lin):
+                clients = sorted({op.client for op in violation.involved} | {record.client})
+                self.monitor.report(self, "Linearizability", violation.explanation, clients, [])
 
     # --------------------------------------------------------------- workload
 
@@ -464,12 +475,9 @@ class Cluster:
             cmd = Command(Op.GET, key)
             mode: ReadMode = w["read_mode"]
         else:
-            cmd = Command(Op.SET, key, str(self.next_op_id))
+            cmd = Command(Op.SET, key, f"v{self.next_op_id}")
             mode = ReadMode.LOG
-        op_id = self.next_op_id
-        self.next_op_id += 1
-        self._send(client.start(op_id, cmd, mode, self.now, self.client_settings, None))
-        self._arm_client(client)
+        self._start_op(client, cmd, mode, None)
 
     # ------------------------------------------------------------ observations
 
@@ -769,13 +777,19 @@ _LIN_KINDS = {Op.SET: OpKind.SET, Op.GET: OpKind.GET, Op.DELETE: OpKind.DELETE, 
 def _linearizability_op(record: OpRecord) -> LinOp | None:
     """The checker's view of a finished key-value operation (None for what it ignores)."""
     kind = _LIN_KINDS.get(record.command.op)
-    if kind is None or record.status is Status.FAILED:
+    if kind is None:
         return None
     if record.read_mode is ReadMode.FOLLOWER and kind is OpKind.GET:
         return None  # follower reads promise no linearizability; the UI shows them as such
     cmd = record.command
-    ok = record.result.ok if (record.result is not None and kind is OpKind.CAS) else None
-    result = record.result.value if (record.result is not None and kind is OpKind.GET) else None
+    done = record.status is Status.OK and record.result is not None
+    if record.status is Status.FAILED:
+        # A refused request took no effect; for the checker that is an op never answered.
+        complete = None
+    else:
+        complete = record.complete
+    ok = record.result.ok if (done and record.result and kind is OpKind.CAS) else None
+    result = record.result.value if (done and record.result and kind is OpKind.GET) else None
     return LinOp(
         op_id=record.op_id,
         client=record.client,
@@ -784,7 +798,7 @@ def _linearizability_op(record: OpRecord) -> LinOp | None:
         value=cmd.value,
         expected=cmd.expected,
         invoke=record.invoke,
-        complete=record.complete,
+        complete=complete,
         result=result,
         ok=ok,
     )

@@ -80,7 +80,9 @@ class History:
         c = self.cluster
         self.log.append(Logged(c.events_processed, c.now, command))
         self.cursor = len(self.log)
-        self.horizon = max(self.horizon, c.now)
+        # What the command set in motion for this very instant happens now, exactly as it
+        # does when the command is replayed inside run_until.
+        self.run_until(c.now)
 
     def apply_json(self, data: Any) -> SimCommand:
         command = parse_command(data)

@@ -68,7 +68,7 @@ def snapshot(
         "metrics": _metrics(cluster, leader),
         "invariants": cluster.monitor.status(),
         "violations": [v.to_json() for v in cluster.monitor.violations[-20:]],
-        "linearizability": cluster.linearizability.status(),
+        "linearizability": _linearizability(cluster),
         "events": [_event(e) for e in events],
         "last_event_seq": cluster.next_event_seq - 1,
         "milestones": [
@@ -279,6 +279,21 @@ def _metrics(cluster: Cluster, leader: RaftNode | None) -> dict[str, Any]:
         "messages_duplicated": net.duplicated,
         "in_flight": len(net.in_flight),
         "replication_lag": lag,
+    }
+
+
+def _linearizability(cluster: Cluster) -> dict[str, Any]:
+    st = cluster.linearizability.status
+    return {
+        "verdict": st.verdict.value,
+        "ok": st.violation_count == 0,
+        "message": st.message,
+        "exact": st.exact,
+        "ops_checked": st.ops_checked,
+        "violations": st.violation_count,
+        "running": st.running,
+        "pending_unknown": st.pending_unknown,
+        "notes": list(st.notes[-5:]),
     }
 
 

@@ -1,0 +1,214 @@
+"""Hypothesis stateful test: random faults and client operations never break Raft's safety.
+
+Random ticks, deliveries, drops, duplicates, partitions, one-way cuts, crashes, restarts,
+pauses, clock drift within the bound, forced timeouts and client operations in every read
+mode, on clusters of 1 to 7 nodes with PreVote, CheckQuorum and fast back-up switched at
+random. After every step every Figure 3 invariant and linearizability must hold. Rewinding and
+running forward again must reproduce the run exactly, and once the faults stop the cluster must
+elect a leader and converge.
+"""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from raftviz.core.raft import RaftSettings
+from raftviz.sim.cluster import ClusterConfig, CommandError
+from raftviz.sim.history import History, logs_converged
+from raftviz.sim.snapshot import snapshot
+
+NODE_INDEX = st.integers(min_value=0, max_value=8)
+KEYS = st.sampled_from(["x", "y"])
+VALUES = st.sampled_from(["1", "2", "3", "4"])
+READ_MODES = st.sampled_from(["log", "read_index", "lease", "follower"])
+
+
+class RaftUnderFaults(RuleBasedStateMachine):
+    history: History
+
+    @initialize(
+        size=st.integers(min_value=1, max_value=7),
+        seed=st.integers(min_value=0, max_value=2**32),
+        pre_vote=st.booleans(),
+        check_quorum=st.booleans(),
+        fast_backup=st.booleans(),
+        noop=st.booleans(),
+    )
+    def build(
+        self,
+        size: int,
+        seed: int,
+        pre_vote: bool,
+        check_quorum: bool,
+        fast_backup: bool,
+        noop: bool,
+    ) -> None:
+        settings = RaftSettings(
+            pre_vote=pre_vote,
+            check_quorum=check_quorum,
+            fast_backup=fast_backup,
+            noop_on_election=noop,
+        )
+        self.history = History(
+            ClusterConfig(size=size, seed=seed, settings=settings), checkpoint_every=250.0
+        )
+        self.size = size
+
+    def node(self, i: int) -> str:
+        return f"n{i % self.size + 1}"
+
+    def command(self, data: dict[str, object]) -> None:
+        try:
+            self.history.apply_json(data)
+        except CommandError:
+            pass  # e.g. crashing a node that is already down: refused, nothing changes
+
+    # ------------------------------------------------------------------ time
+
+    @rule(ms=st.floats(min_value=0.5, max_value=400.0))
+    def advance(self, ms: float) -> None:
+        self.history.run_for(ms)
+
+    @rule(n=st.integers(min_value=1, max_value=40))
+    def step_events(self, n: int) -> None:
+        for _ in range(n):
+            self.history.step()
+
+    @rule(back=st.floats(min_value=1.0, max_value=1500.0))
+    def rewind_and_replay(self, back: float) -> None:
+        """Jumping back and running forward again reproduces the present exactly."""
+        h = self.history
+        now = h.now
+        before = json.dumps(snapshot(h.cluster))
+        h.seek(max(0.0, now - back))
+        h.run_until(now)
+        assert json.dumps(snapshot(h.cluster)) == before
+
+    # ---------------------------------------------------------------- faults
+
+    @rule(i=NODE_INDEX)
+    def crash(self, i: int) -> None:
+        self.command({"type": "crash", "node": self.node(i)})
+
+    @rule(i=NODE_INDEX)
+    def restart(self, i: int) -> None:
+        self.command({"type": "restart", "node": self.node(i)})
+
+    @rule(i=NODE_INDEX)
+    def pause(self, i: int) -> None:
+        self.command({"type": "pause", "node": self.node(i)})
+
+    @rule(i=NODE_INDEX)
+    def resume(self, i: int) -> None:
+        self.command({"type": "resume", "node": self.node(i)})
+
+    @rule(i=NODE_INDEX)
+    def timeout_now(self, i: int) -> None:
+        self.command({"type": "timeout", "node": self.node(i)})
+
+    @rule(i=NODE_INDEX, rate=st.sampled_from([0.97, 1.0, 1.02]))
+    def drift(self, i: int, rate: float) -> None:
+        self.command({"type": "clock", "node": self.node(i), "rate": rate})
+
+    @rule(assignment=st.lists(st.integers(min_value=0, max_value=2), min_size=9, max_size=9))
+    def partition(self, assignment: list[int]) -> None:
+        groups: list[list[str]] = [[], [], []]
+        for i in range(self.size):
+            groups[assignment[i]].append(self.node(i))
+        self.command({"type": "partition", "groups": [g for g in groups if g]})
+
+    @rule()
+    def heal(self) -> None:
+        self.command({"type": "heal"})
+
+    @rule(a=NODE_INDEX, b=NODE_INDEX, both=st.booleans())
+    def cut(self, a: int, b: int, both: bool) -> None:
+        self.command({"type": "cut", "src": self.node(a), "dst": self.node(b), "both": both})
+
+    @rule(
+        drop=st.sampled_from([0.0, 0.05, 0.3]),
+        duplicate=st.sampled_from([0.0, 0.1, 0.5]),
+        slow=st.booleans(),
+    )
+    def network(self, drop: float, duplicate: float, slow: bool) -> None:
+        high = 120.0 if slow else 20.0
+        self.command(
+            {
+                "type": "network",
+                "latency_min": 5.0,
+                "latency_max": high,
+                "drop": drop,
+                "duplicate": duplicate,
+            }
+        )
+
+    # --------------------------------------------------------------- clients
+
+    @rule(
+        op=st.sampled_from(["set", "get", "delete", "cas"]),
+        key=KEYS,
+        value=VALUES,
+        expected=st.one_of(st.none(), VALUES),
+        read_mode=READ_MODES,
+        at=st.one_of(st.none(), NODE_INDEX),
+        client=st.sampled_from(["c1", "c2", "c3"]),
+    )
+    def client_op(
+        self,
+        op: str,
+        key: str,
+        value: str,
+        expected: str | None,
+        read_mode: str,
+        at: int | None,
+        client: str,
+    ) -> None:
+        data: dict[str, object] = {"type": "client", "op": op, "key": key, "client": client}
+        if op in ("set", "cas"):
+            data["value"] = value
+        if op == "cas":
+            data["expected"] = expected
+        if op == "get":
+            data["read_mode"] = read_mode
+        if at is not None:
+            data["node"] = self.node(at)
+        self.command(data)
+
+    # ------------------------------------------------------------ invariants
+
+    @invariant()
+    def safety_holds(self) -> None:
+        status = self.history.cluster.monitor.status()
+        broken = {name: s["first"] for name, s in status.items() if not s["ok"]}
+        assert not broken, broken
+
+    @precondition(lambda self: hasattr(self, "history"))
+    @rule()
+    def settle_and_check_liveness(self) -> None:
+        """Once every fault is repaired, a leader is elected and every log converges."""
+        h = self.history
+        self.command({"type": "heal"})
+        self.command({"type": "network", "latency_min": 10.0, "latency_max": 20.0})
+        for i in range(self.size):
+            self.command({"type": "resume", "node": self.node(i)})
+            self.command({"type": "restart", "node": self.node(i)})
+            self.command({"type": "clock", "node": self.node(i), "rate": 1.0})
+        assert h.run_until_condition(lambda c: c.leader is not None, max_ms=20_000)
+        # A fresh write in the leader's term makes every earlier entry commit everywhere.
+        self.command({"type": "client", "op": "set", "key": "z", "value": "1", "client": "c9"})
+        assert h.run_until_condition(logs_converged, max_ms=20_000), [
+            (n.id, n.role, n.log.last_index, n.commit_index) for n in h.cluster.live_nodes()
+        ]
+
+
+TestRaftUnderFaults = RaftUnderFaults.TestCase
+TestRaftUnderFaults.settings = settings(
+    settings(),  # the active profile decides how many examples (more in CI)
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
