@@ -23,13 +23,14 @@ CHUNK = 256
 class RaftLog:
     """A 1-based list of :class:`LogEntry` with chunked storage and chain digests."""
 
-    __slots__ = ("_chunks", "_tail", "_dchunks", "_dtail", "truncations", "changed_from")
+    __slots__ = ("_chunks", "_tail", "_dchunks", "_dtail", "_len", "truncations", "changed_from")
 
     def __init__(self, entries: list[LogEntry] | tuple[LogEntry, ...] = ()) -> None:
         self._chunks: list[tuple[LogEntry, ...]] = []
         self._tail: list[LogEntry] = []
         self._dchunks: list[tuple[int, ...]] = []
         self._dtail: list[int] = []
+        self._len = 0
         # Counts entries removed by conflict truncation; the checkers use it to catch a leader
         # that deletes from its own log (Leader Append-Only).
         self.truncations = 0
@@ -40,19 +41,19 @@ class RaftLog:
             self.append(entry)
 
     def __len__(self) -> int:
-        return len(self._chunks) * CHUNK + len(self._tail)
+        return self._len
 
     @property
     def last_index(self) -> int:
-        return len(self)
+        return self._len
 
     @property
     def last_term(self) -> int:
-        return self.term_at(len(self))
+        return self.term_at(self._len)
 
     def entry(self, index: int) -> LogEntry:
         """The entry at 1-based ``index``; raises IndexError outside 1..last_index."""
-        if index < 1 or index > len(self):
+        if index < 1 or index > self._len:
             raise IndexError(f"no entry at index {index}; log has {len(self)}")
         i = index - 1
         c, off = divmod(i, CHUNK)
@@ -78,13 +79,14 @@ class RaftLog:
 
     def has(self, index: int, term: int) -> bool:
         """Whether the log holds an entry at ``index`` with ``term`` (index 0 always matches)."""
-        return index == 0 or (index <= len(self) and self.term_at(index) == term)
+        return index == 0 or (index <= self._len and self.term_at(index) == term)
 
     def append(self, entry: LogEntry) -> None:
-        prev = self.digest(len(self))
-        self.changed_from = min(self.changed_from, len(self) + 1)
+        prev = self.digest(self._len)
+        self.changed_from = min(self.changed_from, self._len + 1)
         self._tail.append(entry)
         self._dtail.append(hash((prev, entry.term, entry.command)))
+        self._len += 1
         if len(self._tail) == CHUNK:
             self._chunks.append(tuple(self._tail))
             self._dchunks.append(tuple(self._dtail))
@@ -93,12 +95,13 @@ class RaftLog:
 
     def truncate_from(self, index: int) -> None:
         """Delete the entry at ``index`` and all that follow it (Fig. 2, AppendEntries 3)."""
-        n = len(self)
+        n = self._len
         if index > n:
             return
         keep = max(index - 1, 0)
         self.truncations += n - keep
         self.changed_from = min(self.changed_from, keep + 1)
+        self._len = keep
         c, off = divmod(keep, CHUNK)
         if c < len(self._chunks):
             self._tail = list(self._chunks[c][:off])
@@ -111,7 +114,7 @@ class RaftLog:
 
     def slice(self, start: int, stop: int) -> tuple[LogEntry, ...]:
         """Entries ``start..stop`` inclusive (1-based), clipped to the log."""
-        stop = min(stop, len(self))
+        stop = min(stop, self._len)
         return tuple(self.entry(i) for i in range(max(start, 1), stop + 1))
 
     def first_index_of_term(self, index: int) -> int:
@@ -123,7 +126,7 @@ class RaftLog:
 
     def last_index_of_term(self, term: int) -> int:
         """The last index holding ``term``, or 0 if the log has none."""
-        for i in range(len(self), 0, -1):
+        for i in range(self._len, 0, -1):
             t = self.term_at(i)
             if t == term:
                 return i
@@ -142,6 +145,7 @@ class RaftLog:
         copy._tail = list(self._tail)
         copy._dchunks = list(self._dchunks)
         copy._dtail = list(self._dtail)
+        copy._len = self._len
         copy.truncations = self.truncations
         copy.changed_from = self.changed_from
         return copy

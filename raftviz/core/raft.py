@@ -57,7 +57,8 @@ class RaftSettings:
     noop_on_election: bool = True  # a no-op at the start of each term (section 8)
     fast_backup: bool = False  # conflict term/index hint instead of one entry at a time
     pre_vote: bool = False  # thesis 9.6
-    check_quorum: bool = False  # leader steps down without a majority; followers in lease ignore votes
+    # The leader steps down without a majority; followers in their lease ignore votes.
+    check_quorum: bool = False
     max_batch: int = 64  # entries per AppendEntries
     lease_drift_bound: float = 0.05  # assumed bound on clock drift rate, shortens the lease
     # Teaching modes: each breaks safety on purpose, and the snapshot flags it.
@@ -239,6 +240,14 @@ class RaftNode:
             and now - self.heard_from_leader_at < self.settings.election_timeout_min
         )
 
+    def _lease_reason(self, now: float) -> str:
+        """Why this node is inside a lease, in words (for refusals)."""
+        if self.role is Role.LEADER:
+            return f"{self.id} is the leader"
+        if now - self.started_at < self.settings.election_timeout_min:
+            return f"{self.id} restarted less than an election timeout ago"
+        return f"{self.id} heard from leader {self.leader_id} less than an election timeout ago"
+
     # ------------------------------------------------------------- term bookkeeping
 
     def _observe_term(self, msg: Message, now: float) -> bool:
@@ -250,12 +259,10 @@ class RaftNode:
             return True
         if isinstance(msg, RequestVote):
             if self.settings.check_quorum and self.in_lease(now):
-                leader = self.leader_id or self.id
                 self._event(
                     "vote_ignored",
                     f"{self.id} ignored {msg.src}'s {'pre-vote ' if msg.pre_vote else ''}"
-                    f"RequestVote for term {msg.term}: it heard from leader {leader} "
-                    f"less than an election timeout ago",
+                    f"RequestVote for term {msg.term}: {self._lease_reason(now)}",
                 )
                 return False
             if msg.pre_vote:
@@ -275,7 +282,9 @@ class RaftNode:
         """Fig. 2, Followers 2 / Candidates: start an election (or a pre-vote first)."""
         why = "was told to time out" if forced else "timed out"
         if self.role is Role.LEADER:
-            self._event("step_down", f"{self.id} stepped down as leader of term {self.current_term}")
+            self._event(
+                "step_down", f"{self.id} stepped down as leader of term {self.current_term}"
+            )
             self._clear_leader_state()
         if self.settings.pre_vote and self.role is not Role.CANDIDATE:
             self.role = Role.PRE_CANDIDATE
@@ -338,7 +347,7 @@ class RaftNode:
             grant = msg.term > self.current_term and up_to_date and not heard_recently
             reason = (
                 "its log is behind" if not up_to_date
-                else "it still hears from a leader" if heard_recently
+                else self._lease_reason(now) if heard_recently
                 else f"its term is not above {self.current_term}"
             )
             self._vote_event(msg, grant, reason)
@@ -445,7 +454,9 @@ class RaftNode:
             )
         for read in self.pending_reads:
             self._send(
-                ClientReply(self.id, read.client, 0, read.request_id, False, error="leadership lost")
+                ClientReply(
+                    self.id, read.client, 0, read.request_id, False, error="leadership lost"
+                )
             )
         self.pending_writes = {}
         self.pending_reads = []
@@ -692,7 +703,7 @@ class RaftNode:
         if seen is not None and seen[0] == cmd.request_id:
             self._send(ClientReply(self.id, msg.src, 0, msg.request_id, True, seen[1]))
             return
-        for index, owner in self.pending_writes.items():
+        for owner in self.pending_writes.values():
             if owner == (msg.src, msg.request_id):
                 return  # a retry of an entry already in our log: answer when it applies
         index = self._append_local(cmd, now)

@@ -87,8 +87,9 @@ class SafetyMonitor:
                 self.prev_commit[host.id] = 0
                 self.prev_role[host.id] = Role.FOLLOWER
                 continue
-            self._check_term(cluster, node)
+            # Log matching first: it needs the term from before this step (see there).
             self._check_log_matching(cluster, node)
+            self._check_term(cluster, node)
             self._check_leader(cluster, node)
             self._check_commit(cluster, node)
             self.prev_role[node.id] = node.role
@@ -158,7 +159,10 @@ class SafetyMonitor:
         log.changed_from = log.last_index + 1
         truncated = log.truncations - self.prev_truncations.get(node.id, log.truncations)
         self.prev_truncations[node.id] = log.truncations
-        if truncated and self.prev_role.get(node.id) is Role.LEADER:
+        # A leader that saw a newer term in this step was deposed before it truncated: one
+        # AppendEntries both makes an old leader a follower and cuts its stale tail.
+        same_term = node.current_term == self.prev_term.get(node.id, node.current_term)
+        if truncated and self.prev_role.get(node.id) is Role.LEADER and same_term:
             self.report(
                 cluster,
                 "Leader Append-Only",
@@ -174,6 +178,8 @@ class SafetyMonitor:
                 continue
             other = other_host.node.log if other_host.node else other_host.persistent.log
             top = min(log.last_index, other.last_index)
+            if top < start or log.digest(top) == other.digest(top):
+                continue  # equal digests: the whole common prefix is identical
             for index in range(start, top + 1):
                 if log.term_at(index) == other.term_at(index) and log.digest(
                     index

@@ -11,6 +11,7 @@ the cluster converts between node time and simulated real time.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -153,6 +154,19 @@ class NodeHost:
 class Cluster:
     """Nodes, network, clients and checkers on one deterministic event loop."""
 
+    # Deques of immutable records: a checkpoint copies the deque, not each record.
+    _SHARED_ITEMS = frozenset({"narration", "milestones", "ops", "dropped_recent"})
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Cluster:
+        clone = Cluster.__new__(Cluster)
+        memo[id(self)] = clone
+        for name, value in self.__dict__.items():
+            if name in self._SHARED_ITEMS:
+                setattr(clone, name, copy.copy(value))
+            else:
+                setattr(clone, name, copy.deepcopy(value, memo))
+        return clone
+
     def __init__(self, config: ClusterConfig, keep_history: bool = False) -> None:
         config.validate()
         self.config = config
@@ -187,6 +201,8 @@ class Cluster:
         self.dropped_recent: deque[tuple[Envelope, float, str]] = deque(maxlen=100)
         self.leader: str | None = None
         self.leader_term = 0
+        # Nodes forced to time out inside a lease (see timeout_now); flagged in snapshots.
+        self.lease_breakers: set[str] = set()
         self.workload: dict[str, Any] | None = None
         self.workload_generation = 0
         initial = dict(config.initial)
@@ -500,14 +516,21 @@ class Cluster:
         ]
 
     def _update_leader(self) -> None:
-        """The leader is a live leader of the highest term among live nodes."""
-        live = [h.node for h in self.hosts.values() if h.node is not None and not h.paused]
-        top = max((n.current_term for n in live), default=0)
-        leader = next((n.id for n in live if n.role is Role.LEADER and n.current_term == top),
-                      None)
-        if leader is not None and (leader, top) != (self.leader, self.leader_term):
+        """The leader is the live (running, unpaused) leader of the highest term.
+
+        A candidate stuck alone in a higher term does not depose a leader that still leads
+        the majority, so only leaders' terms are compared.
+        """
+        leaders = [
+            h.node
+            for h in self.hosts.values()
+            if h.node is not None and not h.paused and h.node.role is Role.LEADER
+        ]
+        top = max(leaders, key=lambda n: n.current_term, default=None)
+        leader = top.id if top is not None else None
+        if top is not None and (top.id, top.current_term) != (self.leader, self.leader_term):
             self.metrics["leader_changes"] += 1
-            self.leader_term = top
+            self.leader_term = top.current_term
         self.leader = leader
 
     def _narrate(self, node: str, kind: str, text: str, **data: Any) -> Narration:
@@ -537,7 +560,9 @@ class Cluster:
         host.persistent = host.node.persistent_state()
         host.node = None
         host.inbox.clear()
+        host.rebase(self.now)  # a frozen clock restarts with the machine
         host.paused = False
+        host.freeze_clock = False
         host.timer_generation += 1
         host.timer_at = None
         self._narrate(node, "fault", f"{node} crashed (term, vote and log are kept on disk)")
@@ -595,7 +620,19 @@ class Cluster:
         host = self.require_node(node)
         if host.node is None or host.paused:
             raise CommandError(f"{node} is not running")
-        self._run(host, host.node.timeout_now(host.local(self.now)))
+        n = host.node
+        local = host.local(self.now)
+        if self.settings.check_quorum and n.role is not Role.LEADER and n.in_lease(local):
+            # The lease rests on followers waiting out a timeout after each heartbeat; forcing
+            # one to campaign early is, for leases, the same fault as a clock running fast.
+            self.lease_breakers.add(node)
+            self._narrate(
+                node,
+                "fault",
+                f"{node} was forced to time out inside the leader's lease: lease reads are no "
+                f"longer safe",
+            )
+        self._run(host, n.timeout_now(local))
 
     def set_clock_rate(self, node: str, rate: float) -> None:
         host = self.require_node(node)

@@ -320,6 +320,10 @@ def _network(cluster: Cluster, cmd: SetNetwork) -> None:
     cluster.set_network(params, link)
 
 
+def _fenced_write(cluster: Cluster, cmd: FencedWrite) -> None:
+    cluster.fenced_write(cmd.client, cmd.value)  # a refusal is narrated, not an error
+
+
 def _workload(cluster: Cluster, cmd: Workload) -> None:
     try:
         mode = ReadMode(cmd.read_mode)
@@ -336,7 +340,7 @@ _HANDLERS: dict[type[SimCommand], Callable[[Cluster, Any], None]] = {
     TimeoutNow: lambda c, m: c.timeout_now(m.node),
     SetClockRate: lambda c, m: c.set_clock_rate(m.node, m.rate),
     ClientOp: _client_op,
-    FencedWrite: lambda c, m: c.fenced_write(m.client, m.value),
+    FencedWrite: _fenced_write,
     PauseClient: lambda c, m: c.pause_client(m.client),
     ResumeClient: lambda c, m: c.resume_client(m.client),
     Partition: lambda c, m: c.partition([list(g) for g in m.groups]),

@@ -40,6 +40,8 @@ def snapshot(
     ]
     if drifting:
         teaching.append("clock_beyond_bound")
+    if cluster.lease_breakers:
+        teaching.append("forced_timeout_in_lease")
     return {
         "version": SNAPSHOT_VERSION,
         "protocol": cluster.config.protocol,
@@ -50,6 +52,7 @@ def snapshot(
         "settings": _settings(cluster),
         "teaching_modes": teaching,
         "clock_beyond_bound": drifting,
+        "lease_breakers": sorted(cluster.lease_breakers),
         "leader": cluster.leader,
         "nodes": [
             _node(cluster, host, leader, (log_from or {}).get(host.id, 1))

@@ -83,6 +83,7 @@ class RaftUnderFaults(RuleBasedStateMachine):
         """Jumping back and running forward again reproduces the present exactly."""
         h = self.history
         now = h.now
+        h.run_until(now)  # after single steps, finish the instant: seek(t) means "all of t"
         before = json.dumps(snapshot(h.cluster))
         h.seek(max(0.0, now - back))
         h.run_until(now)

@@ -1,0 +1,375 @@
+"""Experiments that repeat measurements from the Raft paper on the simulated cluster.
+
+``election-timing`` repeats Figure 16 of the Raft paper (section 9.3, "Performance"): how long
+a five-server cluster is without a leader after the leader crashes, for several ranges of the
+randomized election timeout.
+
+The paper's setup, and how each part is made true here:
+
+* Five servers whose logs have different lengths, so not every server can win. Every server
+  starts in term 1 holding the same two entries; n4 also holds a third and n5 a fourth (entries
+  that a term-1 leader sent to them alone). n1 is made to time out first, wins term 2 with the
+  votes of n2 and n3, and leads. Its heartbeats carry no entries, and an AppendEntries with no
+  entries never truncates a log (Raft Fig. 2, AppendEntries receiver 3), so the extra entries
+  stay: once n1 is gone, only n4 and n5 have logs that a majority of the four survivors accepts.
+  For that reason the no-op a new leader usually appends (``noop_on_election``) is off.
+* A synchronized heartbeat: every follower resets its election timer when the same heartbeat
+  round arrives (its arrival times differ only by network latency).
+* The heartbeat interval is half the minimum election timeout, and the leader crashes at a
+  uniformly random moment within the interval after it sent that heartbeat round.
+* Broadcast time about 15 ms: every one-way message takes uniformly 5 to 10 ms (7.5 ms on
+  average, so a request and its reply take about 15 ms).
+
+The downtime of a trial runs from the crash until a new leader is elected: a node that won a
+majority of votes in the highest term among the live servers (the moment the cluster narrates
+"... won the election"). A trial still without a leader after ``NO_LEADER_LIMIT_MS`` of
+simulated time is reported as such.
+
+Every trial has its own seed, derived from the experiment's seed, the range and the trial's
+number, so results do not depend on how the trials are spread over worker processes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import multiprocessing
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from raftviz.core.messages import Command, LogEntry, Op
+from raftviz.core.raft import RaftSettings
+from raftviz.sim.cluster import Cluster, ClusterConfig, NodeInit
+from raftviz.sim.network import LinkParams
+
+CSV_HEADER = ("range_ms", "trial", "downtime_ms")
+NO_LEADER_LIMIT_MS = 10_000.0
+LATENCY = LinkParams(latency_min=5.0, latency_max=10.0)
+# Log lengths at the start (all entries of term 1); see the module docstring.
+LOG_LENGTHS = {"n1": 2, "n2": 2, "n3": 2, "n4": 3, "n5": 4}
+FIRST_LEADER = "n1"
+# While n1 gets elected nobody else may time out; the trial's own timeouts apply from then on.
+SETUP_TIMEOUT_MS = 10_000.0
+MAX_TRIALS = 100_000
+CHUNK = 25  # trials per task handed to a worker process
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutRange:
+    """An election timeout range in milliseconds, written ``150-300``."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.low <= self.high <= 60_000:
+            raise ValueError(
+                f"election timeout range {self.label} must satisfy 0 < low <= high <= 60000 ms"
+            )
+
+    @property
+    def label(self) -> str:
+        return f"{self.low:g}-{self.high:g}"
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Half the minimum election timeout, as in the paper's experiment."""
+        return self.low / 2
+
+    @classmethod
+    def parse(cls, text: str) -> TimeoutRange:
+        """``"150-300"`` (or ``"150"`` for a range without randomness)."""
+        parts = text.strip().split("-")
+        try:
+            if len(parts) == 1:
+                low = high = float(parts[0])
+            elif len(parts) == 2:
+                low, high = float(parts[0]), float(parts[1])
+            else:
+                raise ValueError
+        except ValueError:
+            raise ValueError(
+                f"bad election timeout range {text.strip()!r}; write it as MIN-MAX in "
+                f"milliseconds, e.g. 150-300"
+            ) from None
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError(f"bad election timeout range {text.strip()!r}: not a number")
+        return cls(low, high)
+
+
+def parse_ranges(text: str) -> tuple[TimeoutRange, ...]:
+    """A comma-separated list of ranges, e.g. ``"150-150,150-300,12-24"``."""
+    ranges = tuple(TimeoutRange.parse(part) for part in text.split(",") if part.strip())
+    if not ranges:
+        raise ValueError("give at least one election timeout range, e.g. 150-300")
+    labels = [r.label for r in ranges]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ValueError(f"election timeout range {duplicates[0]} is given twice")
+    return ranges
+
+
+# The paper's Figure 16: the 150-x ranges on top, the ranges with a lower minimum below.
+TOP_RANGES = parse_ranges("150-150,150-151,150-155,150-175,150-200,150-300")
+BOTTOM_RANGES = parse_ranges("12-24,25-50,50-100,100-200")
+DEFAULT_RANGES = TOP_RANGES + BOTTOM_RANGES
+
+
+def trial_seed(seed: int, timeouts: TimeoutRange, trial: int) -> int:
+    """The seed of one trial; stable across processes and Python versions."""
+    text = f"election-timing:{seed}:{timeouts.label}:{trial}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "big") >> 1
+
+
+def _initial_state() -> tuple[tuple[str, NodeInit], ...]:
+    return tuple(
+        (node, NodeInit(term=1, log=tuple(
+            LogEntry(1, Command(Op.SET, "x", str(i))) for i in range(1, length + 1)
+        )))
+        for node, length in LOG_LENGTHS.items()
+    )
+
+
+_INITIAL = _initial_state()
+
+
+def run_trial(timeouts: TimeoutRange, seed: int) -> float | None:
+    """One trial: the downtime in ms after the leader crashed, or None if no leader came."""
+    hb = timeouts.heartbeat_interval
+    setup = RaftSettings(
+        election_timeout_min=SETUP_TIMEOUT_MS,
+        election_timeout_max=SETUP_TIMEOUT_MS,
+        heartbeat_interval=hb,
+        noop_on_election=False,
+    )
+    cluster = Cluster(ClusterConfig(5, seed, settings=setup, network=LATENCY, initial=_INITIAL))
+    cluster.timeout_now(FIRST_LEADER)
+    while cluster.leader != FIRST_LEADER:
+        if not cluster.step() or cluster.now > SETUP_TIMEOUT_MS / 2:
+            raise RuntimeError(f"trial {seed}: {FIRST_LEADER} was not elected during setup")
+    cluster.set_settings(
+        {"election_timeout_min": timeouts.low, "election_timeout_max": timeouts.high}
+    )
+    # The leader's next heartbeat round is the synchronized one: each follower draws a new
+    # timeout from the trial's range when it arrives.
+    host = cluster.hosts[FIRST_LEADER]
+    leader = host.node
+    assert leader is not None
+    heartbeat_at = host.to_real(leader.heartbeat_deadline)
+    cluster.run_until(heartbeat_at)
+    if cluster.leader != FIRST_LEADER or leader.round_sent.get(leader.seq) != heartbeat_at:
+        raise RuntimeError(f"trial {seed}: the synchronized heartbeat was not sent")
+    crash_at = heartbeat_at + random.Random(f"{seed}:crash").uniform(0, hb)
+    cluster.run_until(crash_at)
+    cluster.crash(FIRST_LEADER)
+    limit = crash_at + NO_LEADER_LIMIT_MS
+    while cluster.leader is None:
+        next_at = cluster.next_event_time()
+        if next_at is None or next_at > limit:
+            return None
+        cluster.step()
+    return cluster.now - crash_at
+
+
+def _run_chunk(task: tuple[TimeoutRange, int, int, int]) -> tuple[str, int, list[float | None]]:
+    """Trials ``first..first+count-1`` of one range (runs in a worker process)."""
+    timeouts, seed, first, count = task
+    downtimes = [
+        run_trial(timeouts, trial_seed(seed, timeouts, trial))
+        for trial in range(first, first + count)
+    ]
+    return timeouts.label, first, downtimes
+
+
+@dataclass(frozen=True, slots=True)
+class RangeSummary:
+    """Downtime statistics of one range; percentiles are None when they fall on a trial
+    that had no leader within the limit."""
+
+    label: str
+    trials: int
+    no_leader: int
+    min: float | None
+    median: float | None
+    p90: float | None
+    p99: float | None
+    max: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionTimingResult:
+    """Per range, each trial's downtime in ms (None: no leader within the limit)."""
+
+    seed: int
+    ranges: tuple[TimeoutRange, ...]
+    downtimes: dict[str, list[float | None]]
+    wall_seconds: float
+
+    def summary(self, timeouts: TimeoutRange) -> RangeSummary:
+        values = self.downtimes[timeouts.label]
+        ordered = sorted(math.inf if v is None else v for v in values)
+
+        def rank(fraction: float) -> float | None:
+            # Nearest-rank percentile over all trials; a trial without leader counts as longest.
+            if not ordered:
+                return None
+            v = ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
+            return None if math.isinf(v) else v
+
+        return RangeSummary(
+            label=timeouts.label,
+            trials=len(values),
+            no_leader=sum(1 for v in values if v is None),
+            min=rank(0.0),
+            median=rank(0.5),
+            p90=rank(0.9),
+            p99=rank(0.99),
+            max=rank(1.0),
+        )
+
+    def rows(self) -> Iterator[tuple[str, int, float | None]]:
+        """``(range, trial, downtime)`` in range order, trials numbered from 1."""
+        for timeouts in self.ranges:
+            for i, value in enumerate(self.downtimes[timeouts.label], start=1):
+                yield timeouts.label, i, value
+
+
+def election_timing(
+    ranges: Sequence[TimeoutRange] = DEFAULT_RANGES,
+    trials: int = 1000,
+    seed: int = 1,
+    workers: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> ElectionTimingResult:
+    """Run ``trials`` trials per range, on ``workers`` processes (1: in this process)."""
+    if not 1 <= trials <= MAX_TRIALS:
+        raise ValueError(f"trials must be 1..{MAX_TRIALS}, got {trials}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    ranges = tuple(ranges)
+    started = time.perf_counter()
+    tasks = [
+        (timeouts, seed, first, min(CHUNK, trials - first))
+        for timeouts in ranges
+        for first in range(0, trials, CHUNK)
+    ]
+    chunks: dict[str, dict[int, list[float | None]]] = {r.label: {} for r in ranges}
+    done = {r.label: 0 for r in ranges}
+
+    def collect(results: Iterator[tuple[str, int, list[float | None]]]) -> None:
+        for label, first, downtimes in results:
+            chunks[label][first] = downtimes
+            done[label] += len(downtimes)
+            if done[label] == trials and progress is not None:
+                no_leader = sum(1 for c in chunks[label].values() for v in c if v is None)
+                progress(
+                    f"election-timing: range {label} ms done: {trials} trials, {no_leader} "
+                    f"without leader ({time.perf_counter() - started:.1f} s elapsed)"
+                )
+
+    if workers == 1 or len(tasks) == 1:
+        collect(_run_chunk(task) for task in tasks)
+    else:
+        with multiprocessing.Pool(min(workers, len(tasks))) as pool:
+            collect(pool.imap_unordered(_run_chunk, tasks))
+    downtimes = {
+        label: [v for first in sorted(parts) for v in parts[first]]
+        for label, parts in chunks.items()
+    }
+    return ElectionTimingResult(seed, ranges, downtimes, time.perf_counter() - started)
+
+
+# ------------------------------------------------------------------ reporting
+
+
+def _ms(value: float | None) -> str:
+    return f">{NO_LEADER_LIMIT_MS:g}" if value is None else f"{value:.1f}"
+
+
+def format_table(result: ElectionTimingResult) -> str:
+    """One line per range: trials, trials without a leader, and downtime statistics in ms."""
+    head = ("range ms", "trials", "no leader", "min", "median", "p90", "p99", "max")
+    lines = [head]
+    for timeouts in result.ranges:
+        s = result.summary(timeouts)
+        lines.append((
+            s.label, str(s.trials), str(s.no_leader),
+            _ms(s.min), _ms(s.median), _ms(s.p90), _ms(s.p99), _ms(s.max),
+        ))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    text = [
+        "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in
+                  enumerate(zip(line, widths, strict=True))).rstrip()
+        for line in lines
+    ]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(text)
+
+
+def write_csv(result: ElectionTimingResult, path: Path) -> None:
+    """One row per trial; ``downtime_ms`` is empty for a trial without a leader."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(CSV_HEADER)
+        for label, trial, value in result.rows():
+            writer.writerow((label, trial, "" if value is None else f"{value:.3f}"))
+
+
+def plot_cdf(result: ElectionTimingResult, path: Path) -> None:
+    """Cumulative percent of trials with a leader against time without one (like Fig. 16).
+
+    The 150-x ranges go on the top panel, the others on the bottom one; trials without a
+    leader count in the denominator, so their curve stops below 100%.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top = [r for r in result.ranges if r.low == 150]
+    bottom = [r for r in result.ranges if r.low != 150]
+    panels = [group for group in (top, bottom) if group]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 3.4 * len(panels)), squeeze=False)
+    for ax, group in zip(axes[:, 0], panels, strict=True):
+        shortest, longest = NO_LEADER_LIMIT_MS, 0.0
+        for timeouts in group:
+            values = result.downtimes[timeouts.label]
+            found = sorted(v for v in values if v is not None)
+            missing = len(values) - len(found)
+            label = f"{timeouts.label} ms"
+            if missing:
+                label += f" ({missing} without leader)"
+            if not found:
+                ax.plot([], [], label=label)
+                continue
+            shortest = min(shortest, found[0])
+            longest = max(longest, NO_LEADER_LIMIT_MS if missing else found[-1])
+            xs = [found[0], *found]
+            ys = [0.0, *(100.0 * (i + 1) / len(values) for i in range(len(found)))]
+            if missing:  # the curve goes on, flat, to the limit
+                xs.append(NO_LEADER_LIMIT_MS)
+                ys.append(ys[-1])
+            ax.step(xs, ys, where="post", label=label)
+        ax.set_xscale("log")
+        if longest > 0:
+            ax.set_xlim(shortest / 1.2, min(longest * 1.2, NO_LEADER_LIMIT_MS))
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("cumulative percent")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                  title="election timeout")
+    axes[-1, 0].set_xlabel("time without leader (ms)")
+    fig.suptitle(
+        "Time to elect a new leader after the leader crashes "
+        f"({len(next(iter(result.downtimes.values())))} trials per range, seed {result.seed})",
+        fontsize="medium",
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=120)
+    plt.close(fig)

@@ -1,0 +1,148 @@
+"""The election-timing experiment (Raft paper, Figure 16) on a few trials."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+
+from raftviz.sim.experiments import (
+    CSV_HEADER,
+    DEFAULT_RANGES,
+    LATENCY,
+    NO_LEADER_LIMIT_MS,
+    ElectionTimingResult,
+    TimeoutRange,
+    election_timing,
+    format_table,
+    parse_ranges,
+    plot_cdf,
+    run_trial,
+    trial_seed,
+    write_csv,
+)
+
+RANGES = parse_ranges("150-300,12-24")
+TRIALS = 20
+
+
+@pytest.fixture(scope="module")
+def result() -> ElectionTimingResult:
+    return election_timing(RANGES, trials=TRIALS, seed=7)
+
+
+def lower_bound(timeouts: TimeoutRange) -> float:
+    """The shortest possible downtime.
+
+    The leader sent its last heartbeat at h and crashed at h + u, u < heartbeat interval.
+    A follower reset its timer when that heartbeat arrived (>= h + latency_min), so the first
+    election starts at >= h + latency_min + low. The winner then needs votes from two other
+    servers: a RequestVote and a reply, each >= latency_min. So the downtime is more than
+    low - heartbeat interval + 3 * latency_min = low / 2 + 3 * latency_min.
+    """
+    return timeouts.low - timeouts.heartbeat_interval + 3 * LATENCY.latency_min
+
+
+def test_every_trial_gets_a_leader_within_plausible_bounds(result: ElectionTimingResult) -> None:
+    assert [r.label for r in result.ranges] == ["150-300", "12-24"]
+    for timeouts in RANGES:
+        downtimes = result.downtimes[timeouts.label]
+        assert len(downtimes) == TRIALS
+        assert all(d is not None for d in downtimes)
+        for d in downtimes:
+            assert d is not None
+            assert lower_bound(timeouts) < d < NO_LEADER_LIMIT_MS
+    # With plenty of randomness, one or two election rounds usually suffice.
+    summary = result.summary(RANGES[0])
+    assert summary.median is not None and summary.median < 2 * RANGES[0].high
+
+
+def test_the_summary_counts_trials_without_leader_as_longest() -> None:
+    timeouts = TimeoutRange(150, 150)
+    fake = ElectionTimingResult(1, (timeouts,), {"150-150": [120.0, None, 100.0, None]}, 0.0)
+    s = fake.summary(timeouts)
+    assert (s.trials, s.no_leader, s.min, s.median, s.max) == (4, 2, 100.0, 120.0, None)
+    assert ">10000" in format_table(fake)
+
+
+def test_same_seed_same_downtimes_whatever_the_workers(result: ElectionTimingResult) -> None:
+    again = election_timing(RANGES, trials=TRIALS, seed=7, workers=2)
+    assert again.downtimes == result.downtimes
+    other = election_timing(RANGES, trials=TRIALS, seed=8)
+    assert other.downtimes != result.downtimes
+
+
+def test_each_trial_has_its_own_seed() -> None:
+    timeouts = TimeoutRange(150, 300)
+    seeds = {trial_seed(1, timeouts, i) for i in range(100)}
+    assert len(seeds) == 100
+    assert trial_seed(1, timeouts, 5) != trial_seed(1, TimeoutRange(150, 200), 5)
+    assert run_trial(timeouts, trial_seed(1, timeouts, 5)) == run_trial(
+        timeouts, trial_seed(1, timeouts, 5)
+    )
+
+
+def test_without_randomness_split_votes_repeat(result: ElectionTimingResult) -> None:
+    # The paper: "In the absence of randomness, leader election consistently took longer
+    # than 10 seconds in our tests due to many split votes."
+    timeouts = TimeoutRange(150, 150)
+    assert run_trial(timeouts, trial_seed(1, timeouts, 0)) is None
+
+
+def test_csv_has_one_row_per_trial(result: ElectionTimingResult, tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "timing.csv"
+    write_csv(result, path)
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    assert tuple(rows[0]) == CSV_HEADER == ("range_ms", "trial", "downtime_ms")
+    body = rows[1:]
+    assert len(body) == len(RANGES) * TRIALS
+    assert [r[0] for r in body] == ["150-300"] * TRIALS + ["12-24"] * TRIALS
+    assert [int(r[1]) for r in body[:TRIALS]] == list(range(1, TRIALS + 1))
+    for label, trial, downtime in body:
+        assert math.isclose(float(downtime), result.downtimes[label][int(trial) - 1] or -1,
+                            abs_tol=1e-3)
+
+
+def test_csv_leaves_downtime_empty_without_leader(tmp_path: Path) -> None:
+    timeouts = TimeoutRange(150, 150)
+    fake = ElectionTimingResult(1, (timeouts,), {"150-150": [None, 123.4567]}, 0.0)
+    path = tmp_path / "t.csv"
+    write_csv(fake, path)
+    assert path.read_text().splitlines() == [
+        "range_ms,trial,downtime_ms", "150-150,1,", "150-150,2,123.457"
+    ]
+
+
+def test_plot_is_a_png(result: ElectionTimingResult, tmp_path: Path) -> None:
+    path = tmp_path / "plots" / "timing.png"
+    plot_cdf(result, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ranges_parse_and_refuse_nonsense() -> None:
+    assert [r.label for r in DEFAULT_RANGES] == [
+        "150-150", "150-151", "150-155", "150-175", "150-200", "150-300",
+        "12-24", "25-50", "50-100", "100-200",
+    ]
+    assert parse_ranges(" 150 , 12.5-24 ")[1] == TimeoutRange(12.5, 24)
+    for bad, words in [
+        ("150-x", "write it as MIN-MAX"),
+        ("300-150", "0 < low <= high"),
+        ("0-10", "0 < low <= high"),
+        ("1-2-3", "write it as MIN-MAX"),
+        ("150-300,150-300", "given twice"),
+        ("nan-5", "not a number"),
+        (",", "at least one"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            parse_ranges(bad)
+
+
+def test_bad_trial_counts_are_refused() -> None:
+    with pytest.raises(ValueError, match="trials"):
+        election_timing(RANGES, trials=0)
+    with pytest.raises(ValueError, match="workers"):
+        election_timing(RANGES, trials=1, workers=0)
