@@ -45,6 +45,7 @@ are handled at once, inside the same step, and are not part of the Output.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from collections import deque
@@ -204,6 +205,25 @@ class PaxosNode:
             self._reset_election_timer(now)
 
     # ----------------------------------------------------------------- public inputs
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PaxosNode:
+        """A checkpoint copy: the slot tables hold immutable records, so they are copied
+        shallowly (a C-level dict copy), which keeps checkpoints of long runs cheap."""
+        clone = copy.copy(self)
+        memo[id(self)] = clone
+        clone.rng = copy.deepcopy(self.rng, memo)
+        clone.sm = copy.deepcopy(self.sm, memo)
+        clone.accepted = dict(self.accepted)
+        clone.chosen = dict(self.chosen)
+        clone.promises = dict(self.promises)
+        clone.proposals = dict(self.proposals)
+        clone.accepted_by = {slot: set(who) for slot, who in self.accepted_by.items()}
+        clone.proposed_at = dict(self.proposed_at)
+        clone.pending_writes = dict(self.pending_writes)
+        clone._messages = list(self._messages)
+        clone._events = list(self._events)
+        clone._loopback = deque(self._loopback)
+        return clone
 
     def step(self, msg: Message, now: float) -> Output:
         """Handle one incoming message."""
@@ -815,9 +835,13 @@ class PaxosNode:
                 return slot
         if not cmd.client:
             return None
-        unapplied = {s: v for s, v in self.chosen.items() if s > self.last_applied}
-        for slot, value in [*self.proposals.items(), *unapplied.items()]:
+        for slot, value in self.proposals.items():
             if value.command == cmd:
+                return slot
+        # Chosen but not yet applied: only slots between last_applied and next_slot qualify.
+        for slot in range(self.last_applied + 1, self.next_slot):
+            chosen = self.chosen.get(slot)
+            if chosen is not None and chosen.command == cmd:
                 return slot
         return None
 

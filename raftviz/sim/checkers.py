@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from raftviz.core.log import RaftLog
-from raftviz.core.messages import Immutable
+from raftviz.core.messages import Event, Immutable
 from raftviz.core.raft import RaftNode, Role
 from raftviz.sim.pvector import PVector
 
@@ -62,37 +62,21 @@ def _describe_entry(log: RaftLog, index: int) -> str:
     return f"(term {entry.term}, {entry.command.describe()})"
 
 
-class SafetyMonitor:
-    """Checks the safety invariants incrementally; see the module docstring."""
+class Monitor:
+    """What every protocol's monitor shares: reporting, de-duplication and status."""
 
-    def __init__(self, node_ids: tuple[str, ...]) -> None:
-        self.node_ids = node_ids
-        self.leaders_by_term: dict[int, str] = {}
-        # Digest of the committed prefix at each index, as first committed anywhere.
-        self.committed: PVector[int] = PVector()
-        self.committed_by: PVector[str] = PVector()
-        self.prev_role: dict[str, Role] = {}
-        self.prev_term: dict[str, int] = {}
-        self.prev_truncations: dict[str, int] = {}
-        self.prev_commit: dict[str, int] = {}
+    invariants: dict[str, str] = INVARIANTS
+
+    def __init__(self) -> None:
         self.violations: list[Violation] = []
         self.reported: set[tuple[str, frozenset[str], tuple[int, ...]]] = set()
-        self.counts: dict[str, int] = {name: 0 for name in INVARIANTS}
+        self.counts: dict[str, int] = {name: 0 for name in self.invariants}
 
-    def observe(self, cluster: Cluster, hosts: list[NodeHost]) -> None:
-        """Check the nodes a step touched."""
-        for host in hosts:
-            node = host.node
-            if node is None:
-                self.prev_commit[host.id] = 0
-                self.prev_role[host.id] = Role.FOLLOWER
-                continue
-            # Log matching first: it needs the term from before this step (see there).
-            self._check_log_matching(cluster, node)
-            self._check_term(cluster, node)
-            self._check_leader(cluster, node)
-            self._check_commit(cluster, node)
-            self.prev_role[node.id] = node.role
+    def observe(
+        self, cluster: Cluster, hosts: list[NodeHost], events: tuple[Event, ...] = ()
+    ) -> None:
+        """Check what a step touched: the nodes it ran and the events they reported."""
+        raise NotImplementedError
 
     def report(
         self,
@@ -127,8 +111,41 @@ class SafetyMonitor:
                 "count": self.counts[name],
                 "first": first[name].to_json() if name in first else None,
             }
-            for name, statement in INVARIANTS.items()
+            for name, statement in self.invariants.items()
         }
+
+
+class SafetyMonitor(Monitor):
+    """Raft's Figure 3 properties, checked incrementally; see the module docstring."""
+
+    def __init__(self, node_ids: tuple[str, ...]) -> None:
+        super().__init__()
+        self.node_ids = node_ids
+        self.leaders_by_term: dict[int, str] = {}
+        # Digest of the committed prefix at each index, as first committed anywhere.
+        self.committed: PVector[int] = PVector()
+        self.committed_by: PVector[str] = PVector()
+        self.prev_role: dict[str, Role] = {}
+        self.prev_term: dict[str, int] = {}
+        self.prev_truncations: dict[str, int] = {}
+        self.prev_commit: dict[str, int] = {}
+
+    def observe(
+        self, cluster: Cluster, hosts: list[NodeHost], events: tuple[Event, ...] = ()
+    ) -> None:
+        for host in hosts:
+            node = host.node
+            if node is None:
+                self.prev_commit[host.id] = 0
+                self.prev_role[host.id] = Role.FOLLOWER
+                continue
+            assert isinstance(node, RaftNode)
+            self._check_term(cluster, node)
+            self._check_log_matching(cluster, node)
+            self._check_leader(cluster, node)
+            self._check_commit(cluster, node)
+            self.prev_role[node.id] = node.role
+            self.prev_term[node.id] = node.current_term
 
     # ------------------------------------------------------------------ checks
 
@@ -142,7 +159,6 @@ class SafetyMonitor:
                 [node.id],
                 [],
             )
-        self.prev_term[node.id] = node.current_term
         if node.commit_index > node.log.last_index:
             self.report(
                 cluster,

@@ -12,6 +12,7 @@ the cluster converts between node time and simulated real time.
 from __future__ import annotations
 
 import copy
+import math
 import random
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -28,15 +29,20 @@ from raftviz.core.messages import (
     Op,
     ReadMode,
 )
+from raftviz.core.paxos import PaxosNode, PaxosPersistent, PaxosSettings
 from raftviz.core.raft import Output, PersistentState, RaftNode, RaftSettings, Role
-from raftviz.sim.checkers import SafetyMonitor
+from raftviz.sim.checkers import Monitor, SafetyMonitor
 from raftviz.sim.clients import Client, ClientSettings, OpRecord, Status
 from raftviz.sim.linearizability import LinearizabilityChecker
 from raftviz.sim.linearizability import Op as LinOp
 from raftviz.sim.linearizability import OpKind
 from raftviz.sim.network import Drop, Envelope, LinkParams, Network
+from raftviz.sim.paxos_checks import PaxosMonitor
 from raftviz.sim.scheduler import ClientTimer, Deliver, NodeTimer, Scheduler, WorkloadTick
 
+Node = RaftNode | PaxosNode
+Settings = RaftSettings | PaxosSettings
+PROTOCOLS = ("raft", "paxos")
 MAX_NODES = 9
 MAX_CLIENTS = 32
 EVENT_HISTORY = 2000
@@ -69,24 +75,38 @@ class ClusterConfig:
     network: LinkParams = field(default_factory=LinkParams)
     clients: ClientSettings = field(default_factory=ClientSettings)
     initial: tuple[tuple[str, NodeInit], ...] = ()
+    paxos: PaxosSettings = field(default_factory=PaxosSettings)
+
+    @property
+    def protocol_settings(self) -> Settings:
+        """The settings of the protocol this cluster runs."""
+        return self.paxos if self.protocol == "paxos" else self.settings
 
     def node_ids(self) -> tuple[str, ...]:
         return tuple(f"n{i}" for i in range(1, self.size + 1))
 
     def validate(self) -> None:
-        if self.protocol != "raft":
-            raise CommandError(f"unknown protocol {self.protocol!r}; this build has 'raft'")
+        if self.protocol not in PROTOCOLS:
+            raise CommandError(
+                f"unknown protocol {self.protocol!r}; use {' or '.join(map(repr, PROTOCOLS))}"
+            )
+        if self.protocol == "paxos" and self.initial:
+            raise CommandError("initial logs are for Raft clusters; Paxos starts empty")
         if not 1 <= self.size <= MAX_NODES:
             raise CommandError(f"cluster size must be 1 to {MAX_NODES}, got {self.size}")
-        s = self.settings
+        s = self.protocol_settings
         if not 0 < s.election_timeout_min <= s.election_timeout_max:
             raise CommandError("election timeout must satisfy 0 < min <= max")
         if s.heartbeat_interval <= 0:
             raise CommandError("heartbeat interval must be positive")
         if s.max_batch < 1:
             raise CommandError("max_batch must be at least 1")
-        if not 0 <= s.lease_drift_bound < 1:
+        if isinstance(s, RaftSettings) and not 0 <= s.lease_drift_bound < 1:
             raise CommandError("lease_drift_bound must be within 0..1")
+        if isinstance(s, PaxosSettings) and not (
+            s.proposal_timeout > 0 and s.backoff_max >= 0
+        ):
+            raise CommandError("proposal_timeout must be positive and backoff_max >= 0")
         try:
             self.network.validate()
         except ValueError as exc:
@@ -117,8 +137,8 @@ class NodeHost:
 
     def __init__(self, node_id: str) -> None:
         self.id = node_id
-        self.node: RaftNode | None = None
-        self.persistent = PersistentState()
+        self.node: Node | None = None
+        self.persistent: PersistentState | PaxosPersistent = PersistentState()
         self.incarnation = 0
         self.paused = False
         self.freeze_clock = False
@@ -170,7 +190,7 @@ class Cluster:
     def __init__(self, config: ClusterConfig, keep_history: bool = False) -> None:
         config.validate()
         self.config = config
-        self.settings = config.settings
+        self.settings: Settings = config.protocol_settings
         self.client_settings = config.clients
         self.node_ids = config.node_ids()
         self.now = 0.0
@@ -187,7 +207,10 @@ class Cluster:
         self.milestones: deque[Narration] = deque(maxlen=EVENT_HISTORY)
         self.next_event_seq = 1
         self.ops: deque[OpRecord] = deque(maxlen=None if keep_history else 500)
-        self.monitor = SafetyMonitor(self.node_ids)
+        self.monitor: Monitor = (
+            PaxosMonitor(self.node_ids) if config.protocol == "paxos"
+            else SafetyMonitor(self.node_ids)
+        )
         self.linearizability = LinearizabilityChecker()
         self.metrics: dict[str, float] = {
             "elections": 0,
@@ -207,6 +230,8 @@ class Cluster:
         self.workload_generation = 0
         initial = dict(config.initial)
         for node_id, host in self.hosts.items():
+            if config.protocol == "paxos":
+                host.persistent = PaxosPersistent()
             init = initial.get(node_id)
             if init is not None:
                 host.persistent = PersistentState(init.term, init.voted_for, RaftLog(init.log))
@@ -259,14 +284,14 @@ class Cluster:
 
     def _boot(self, host: NodeHost) -> None:
         rng = random.Random(f"{self.config.seed}:{host.id}:{host.incarnation}")
-        host.node = RaftNode(
-            host.id,
-            self.node_ids,
-            self.settings,
-            rng,
-            host.local(self.now),
-            host.persistent,
-        )
+        local = host.local(self.now)
+        p, s = host.persistent, self.settings
+        if isinstance(p, PaxosPersistent) and isinstance(s, PaxosSettings):
+            host.node = PaxosNode(host.id, self.node_ids, s, rng, local, p)
+        elif isinstance(p, PersistentState) and isinstance(s, RaftSettings):
+            host.node = RaftNode(host.id, self.node_ids, s, rng, local, p)
+        else:  # pragma: no cover - the constructor keeps them in step
+            raise TypeError(f"{host.id}: persistent state does not match the protocol")
         host.timer_at = None
         self._reschedule_timer(host)
 
@@ -277,7 +302,7 @@ class Cluster:
         if out.events:
             self._narrate_all(out.events)
         self._reschedule_timer(host)
-        self.monitor.observe(self, [host])
+        self.monitor.observe(self, [host], out.events)
         if out.events and any(e.kind in ("leader", "step_down", "term", "election")
                               for e in out.events):
             self._update_leader()
@@ -287,6 +312,8 @@ class Cluster:
         if node is None or host.paused:
             return
         local = node.next_wakeup()
+        if math.isinf(local):
+            return  # an idle Basic Paxos node waits for a message, not a timer
         real = max(host.to_real(local), self.now)
         # Keep one timer per node: an earlier deadline needs a new event; a later one is
         # picked up when the current event fires (so a follower's many resets cost nothing).
@@ -505,7 +532,7 @@ class Cluster:
             )
         return host
 
-    def live_nodes(self) -> list[RaftNode]:
+    def live_nodes(self) -> list[Node]:
         return [h.node for h in self.hosts.values() if h.node is not None and not h.paused]
 
     def leaders(self) -> list[str]:
@@ -574,12 +601,18 @@ class Cluster:
             raise CommandError(f"{node} is running; crash it first")
         host.incarnation += 1
         self._boot(host)
-        self._narrate(
-            node,
-            "fault",
-            f"{node} restarted in term {host.persistent.current_term} with "
-            f"{host.persistent.log.last_index} log entries; commit index starts at 0",
-        )
+        p = host.persistent
+        if isinstance(p, PaxosPersistent):
+            kept = (
+                f"promised ballot {p.promised_ballot} and {len(p.accepted)} accepted "
+                f"proposals; it learns the chosen values again"
+            )
+        else:
+            kept = (
+                f"term {p.current_term} and {p.log.last_index} log entries; commit index "
+                f"starts at 0"
+            )
+        self._narrate(node, "fault", f"{node} restarted with {kept}")
         self._after_fault([host])
 
     def pause(self, node: str, freeze_clock: bool = False) -> None:
@@ -622,7 +655,12 @@ class Cluster:
             raise CommandError(f"{node} is not running")
         n = host.node
         local = host.local(self.now)
-        if self.settings.check_quorum and n.role is not Role.LEADER and n.in_lease(local):
+        if (
+            isinstance(n, RaftNode)
+            and n.settings.check_quorum
+            and n.role is not Role.LEADER
+            and n.in_lease(local)
+        ):
             # The lease rests on followers waiting out a timeout after each heartbeat; forcing
             # one to campaign early is, for leases, the same fault as a clock running fast.
             self.lease_breakers.add(node)
@@ -645,27 +683,29 @@ class Cluster:
         self._narrate(node, "fault", f"{node}'s clock now runs at {rate:g}× real time")
 
     def set_settings(self, changes: dict[str, Any]) -> None:
-        fields = RaftSettings.__dataclass_fields__
+        kind = type(self.settings)
+        fields = kind.__dataclass_fields__
         for name in changes:
-            if name not in fields:
-                raise CommandError(
-                    f"unknown setting {name!r}; settings are {', '.join(sorted(fields))}"
-                )
-        try:
-            new = replace(self.settings, **changes)
-        except TypeError as exc:  # pragma: no cover - names are checked above
-            raise CommandError(str(exc)) from exc
+            if name not in fields or name == "mode":
+                known = ", ".join(sorted(n for n in fields if n != "mode"))
+                raise CommandError(f"unknown setting {name!r}; settings are {known}")
+        defaults = kind()
         for name, value in changes.items():
-            expected = type(getattr(RaftSettings(), name))
+            expected = type(getattr(defaults, name))
             if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                changes = {**changes, name: float(value)}
                 continue
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 raise CommandError(f"setting {name} takes a {expected.__name__}, got {value!r}")
-        ClusterConfig(self.config.size, self.config.seed, settings=new).validate()
+        new = replace(self.settings, **changes)
+        if isinstance(new, PaxosSettings):
+            ClusterConfig(self.config.size, self.config.seed, "paxos", paxos=new).validate()
+        else:
+            ClusterConfig(self.config.size, self.config.seed, settings=new).validate()
         self.settings = new
         for host in self.hosts.values():
             if host.node is not None:
-                host.node.update_settings(new, host.local(self.now))
+                host.node.update_settings(new, host.local(self.now))  # type: ignore[arg-type]
                 host.timer_at = None
                 self._reschedule_timer(host)
         described = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))

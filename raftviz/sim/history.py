@@ -15,10 +15,12 @@ import copy
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from typing import Any
 
 from raftviz.core.messages import Command, LogEntry, Op
-from raftviz.core.raft import RaftSettings, Role
+from raftviz.core.paxos import PaxosNode, PaxosSettings
+from raftviz.core.raft import RaftNode, RaftSettings, Role
 from raftviz.sim.clients import ClientSettings
 from raftviz.sim.cluster import Cluster, ClusterConfig, CommandError, NodeInit
 from raftviz.sim.commands import SimCommand, apply_command, parse_command
@@ -274,6 +276,7 @@ def config_to_json(config: ClusterConfig) -> dict[str, Any]:
         "settings": asdict(config.settings),
         "network": asdict(config.network),
         "clients": asdict(config.clients),
+        "paxos": asdict(config.paxos),
         "initial": {
             node: {
                 "term": init.term,
@@ -313,6 +316,12 @@ def _dataclass_from(cls: Any, data: Any, where: str) -> Any:
         expected = type(getattr(defaults, key))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if issubclass(expected, StrEnum) and isinstance(value, str):
+            try:
+                value = expected(value)
+            except ValueError:
+                choices = ", ".join(repr(m.value) for m in expected)
+                raise CommandError(f"{where}.{key} must be one of {choices}") from None
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise CommandError(f"{where}.{key} must be a {expected.__name__}")
         values[key] = value
@@ -323,7 +332,7 @@ def config_from_json(data: Any) -> ClusterConfig:
     """Validate and build a configuration from untrusted JSON."""
     if not isinstance(data, dict):
         raise CommandError("config must be an object")
-    allowed = {"size", "seed", "protocol", "settings", "network", "clients", "initial"}
+    allowed = {"size", "seed", "protocol", "settings", "network", "clients", "initial", "paxos"}
     extra = set(data) - allowed
     if extra:
         raise CommandError(f"config: unknown field(s) {', '.join(sorted(extra))}")
@@ -346,6 +355,7 @@ def config_from_json(data: Any) -> ClusterConfig:
         network=_dataclass_from(LinkParams, data.get("network"), "config.network"),
         clients=_dataclass_from(ClientSettings, data.get("clients"), "config.clients"),
         initial=initial,
+        paxos=_dataclass_from(PaxosSettings, data.get("paxos"), "config.paxos"),
     )
     config.validate()
     return config
@@ -440,16 +450,26 @@ def committed_on_majority(index: int) -> Callable[[Cluster], bool]:
 
 
 def logs_converged(cluster: Cluster) -> bool:
-    """Every live node holds the same log and has applied all of it."""
+    """Every live node holds the same log (Paxos: the same chosen slots) and applied all of it."""
     nodes = cluster.live_nodes()
     if not nodes:
         return False
-    first = nodes[0].log
-    return all(
-        n.log.last_index == first.last_index
-        and n.log.digest(n.log.last_index) == first.digest(first.last_index)
-        and n.last_applied == n.log.last_index
-        for n in nodes
+    rafts = [n for n in nodes if isinstance(n, RaftNode)]
+    if rafts:
+        first = rafts[0].log
+        return len(rafts) == len(nodes) and all(
+            n.log.last_index == first.last_index
+            and n.log.digest(n.log.last_index) == first.digest(first.last_index)
+            and n.last_applied == n.log.last_index
+            for n in rafts
+        )
+    paxos = [n for n in nodes if isinstance(n, PaxosNode)]
+    top = max(n.commit_index for n in paxos)
+    return top > 0 and all(
+        n.commit_index == top
+        and n.last_applied == top
+        and all(n.chosen.get(i) == paxos[0].chosen.get(i) for i in range(1, top + 1))
+        for n in paxos
     )
 
 

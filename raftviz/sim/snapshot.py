@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import math
+
 from raftviz.core.log import RaftLog
-from raftviz.core.raft import RaftNode, Role
+from raftviz.core.paxos import PaxosNode, PaxosPersistent
+from raftviz.core.raft import PersistentState, RaftNode, Role
 from raftviz.sim.checkers import INVARIANTS
 from raftviz.sim.clients import OpRecord
-from raftviz.sim.cluster import Cluster, NodeHost
+from raftviz.sim.cluster import Cluster, Node, NodeHost
 from raftviz.sim.network import Envelope
 
 SNAPSHOT_VERSION = 1
@@ -33,10 +36,11 @@ def snapshot(
     leader = leader_host.node if leader_host is not None else None
     events = [e for e in cluster.narration if e.seq > since_event][-max_events:]
     teaching = cluster.settings.teaching_modes()
+    bound = getattr(cluster.settings, "lease_drift_bound", None)
     drifting = [
         h.id
         for h in cluster.hosts.values()
-        if abs(h.clock_rate - 1) > cluster.settings.lease_drift_bound or h.freeze_clock
+        if bound is not None and (abs(h.clock_rate - 1) > bound or h.freeze_clock)
     ]
     if drifting:
         teaching.append("clock_beyond_bound")
@@ -86,8 +90,12 @@ def _settings(cluster: Cluster) -> dict[str, Any]:
     return {name: getattr(s, name) for name in s.__dataclass_fields__}
 
 
-def _node(cluster: Cluster, host: NodeHost, leader: RaftNode | None, log_from: int) -> dict[str, Any]:
+def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) -> dict[str, Any]:
+    if cluster.config.protocol == "paxos":
+        return _paxos_node(cluster, host, log_from)
     node = host.node
+    assert node is None or isinstance(node, RaftNode)
+    assert leader is None or isinstance(leader, RaftNode)
     local = host.local(cluster.now)
     base: dict[str, Any] = {
         "id": host.id,
@@ -101,6 +109,7 @@ def _node(cluster: Cluster, host: NodeHost, leader: RaftNode | None, log_from: i
     }
     if node is None:
         p = host.persistent
+        assert isinstance(p, PersistentState)
         log = p.log
         base.update(
             role="crashed",
@@ -157,6 +166,88 @@ def _node(cluster: Cluster, host: NodeHost, leader: RaftNode | None, log_from: i
         election=election,
         leader_state=leader_state,
         inbox=len(host.inbox),
+    )
+    return base
+
+
+def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, Any]:
+    """A Paxos node in the same shape as a Raft node, plus a ``paxos`` block.
+
+    ``log`` holds what this acceptor accepted, slot by slot (``[slot, ballot round, command]``);
+    ``commit_index`` is the prefix of slots it knows to be chosen.
+    """
+    node = host.node
+    local = host.local(cluster.now)
+    base: dict[str, Any] = {
+        "id": host.id,
+        "state": "crashed" if node is None else "paused" if host.paused else "up",
+        "clock": {"local": round(local, 3), "rate": host.clock_rate,
+                  "frozen": host.paused and host.freeze_clock},
+        "incarnation": host.incarnation,
+        "voted_for": None,
+        "diverge_from": None,
+        "inbox": len(host.inbox),
+    }
+    persistent = host.persistent
+    assert isinstance(persistent, PaxosPersistent)
+    accepted = node.accepted if node is not None else persistent.accepted
+    slots = sorted(s for s in accepted if s >= log_from)
+    base["log"] = [
+        [s, accepted[s].ballot.round, accepted[s].value.command.describe()] for s in slots
+    ]
+    base["log_length"] = max(accepted, default=0)
+    if node is None:
+        base.update(
+            role="crashed", term=persistent.promised_ballot.round, commit_index=0,
+            last_applied=0, kv={}, locks={}, votes=[], votes_refused=[], leader_id=None,
+            election=None, leader_state=None,
+            paxos={"promised_ballot": str(persistent.promised_ballot), "phase": "down",
+                   "ballot": None, "chosen": [], "accepted_by": {}, "mode": ""},
+        )
+        return base
+    assert isinstance(node, PaxosNode)
+    election = None
+    started, deadline = (
+        (node.retry_started_at, node.retry_deadline) if node.basic
+        else (node.election_started_at, node.election_deadline)
+    )
+    if node.role is not Role.LEADER and math.isfinite(deadline) and deadline > started:
+        span = deadline - started
+        elapsed = min(max(local - started, 0.0), span)
+        election = {"timeout": round(span, 3), "elapsed": round(elapsed, 3),
+                    "fraction": round(elapsed / span, 4),
+                    "deadline": round(host.to_real(deadline), 3)}
+    leader_state = None
+    if node.role is Role.LEADER:
+        leader_state = {
+            "next_slot": node.next_slot,
+            "open_slots": {str(k): sorted(v) for k, v in sorted(node.accepted_by.items())},
+            "heartbeat_in": round(max(node.heartbeat_deadline - local, 0.0), 3),
+        }
+    base.update(
+        role=node.role.value,
+        term=node.current_term,
+        commit_index=node.commit_index,
+        last_applied=node.last_applied,
+        kv=dict(sorted(node.sm.data.items())),
+        locks=node.sm.lock_view(),
+        votes=sorted(node.promises),
+        votes_refused=[],
+        leader_id=node.leader_id,
+        election=election,
+        leader_state=leader_state,
+        paxos={
+            "mode": node.settings.mode.value,
+            "promised_ballot": str(node.promised_ballot),
+            "ballot": str(node.ballot) if node.phase.value != "idle" else None,
+            "phase": node.phase.value,
+            "chosen": sorted(s for s in node.chosen if s >= log_from),
+            "chosen_values": {
+                str(s): node.chosen[s].command.describe()
+                for s in sorted(node.chosen)[-20:]
+            },
+            "accepted_by": {str(k): sorted(v) for k, v in sorted(node.accepted_by.items())},
+        },
     )
     return base
 
@@ -272,7 +363,7 @@ def _workload(cluster: Cluster) -> dict[str, Any] | None:
 def _metrics(cluster: Cluster, leader: RaftNode | None) -> dict[str, Any]:
     net = cluster.network
     lag = {}
-    if leader is not None:
+    if isinstance(leader, RaftNode):
         lag = {p: leader.log.last_index - m for p, m in leader.match_index.items()}
     return {
         **{k: round(v, 3) for k, v in cluster.metrics.items()},
