@@ -3,7 +3,8 @@
 Random ticks, deliveries, drops, duplicates, partitions, one-way cuts, crashes, restarts,
 pauses, clock drift within the bound, forced timeouts and client operations in every read
 mode, on clusters of 1 to 7 nodes with PreVote, CheckQuorum and fast back-up switched at
-random. After every step every Figure 3 invariant and linearizability must hold. Rewinding and
+random. After every step every Figure 3 invariant and linearizability must hold; the same
+machine runs against Multi-Paxos and Basic Paxos with the Paxos invariants. Rewinding and
 running forward again must reproduce the run exactly, and once the faults stop the cluster must
 elect a leader and converge.
 """
@@ -18,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from raftviz.core.raft import RaftSettings
 from raftviz.sim.cluster import ClusterConfig, CommandError
-from raftviz.sim.history import History, logs_converged
+from raftviz.sim.history import History, config_from_json, logs_converged
 from raftviz.sim.snapshot import snapshot
 
 NODE_INDEX = st.integers(min_value=0, max_value=8)
@@ -206,10 +207,43 @@ class RaftUnderFaults(RuleBasedStateMachine):
         ]
 
 
-TestRaftUnderFaults = RaftUnderFaults.TestCase
-TestRaftUnderFaults.settings = settings(
+class PaxosUnderFaults(RaftUnderFaults):
+    """The same faults and client operations against Multi-Paxos and Basic Paxos."""
+
+    @initialize(
+        size=st.integers(min_value=1, max_value=7),
+        seed=st.integers(min_value=0, max_value=2**32),
+        mode=st.sampled_from(["multi", "multi", "basic"]),
+        backoff=st.booleans(),
+    )
+    def build(self, size: int, seed: int, mode: str, backoff: bool) -> None:  # type: ignore[override]
+        config = config_from_json(
+            {
+                "protocol": "paxos",
+                "size": size,
+                "seed": seed,
+                "paxos": {"mode": mode, "backoff": backoff or mode == "multi"},
+            }
+        )
+        self.history = History(config, checkpoint_every=250.0)
+        self.size = size
+        self.basic = mode == "basic"
+
+    @rule()
+    def settle_and_check_liveness(self) -> None:
+        """Multi-Paxos converges once faults stop; Basic Paxos decides at most one value."""
+        if self.basic:
+            return  # a single decree: liveness is the dueling-proposers lesson, not a property
+        super().settle_and_check_liveness()
+
+
+SETTINGS = settings(
     settings(),  # the active profile decides how many examples (more in CI)
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+TestRaftUnderFaults = RaftUnderFaults.TestCase
+TestRaftUnderFaults.settings = SETTINGS
+TestPaxosUnderFaults = PaxosUnderFaults.TestCase
+TestPaxosUnderFaults.settings = SETTINGS
