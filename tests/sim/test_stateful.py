@@ -201,7 +201,10 @@ class RaftUnderFaults(RuleBasedStateMachine):
             self.command({"type": "clock", "node": self.node(i), "rate": 1.0})
         assert h.run_until_condition(lambda c: c.leader is not None, max_ms=20_000)
         # A fresh write in the leader's term makes every earlier entry commit everywhere.
-        self.command({"type": "client", "op": "set", "key": "z", "value": "1", "client": "c9"})
+        # (A fresh client each time: an earlier settle's write may still be in flight.)
+        self.settles = getattr(self, "settles", 0) + 1
+        writer = f"settle{self.settles}"
+        self.command({"type": "client", "op": "set", "key": "z", "value": "1", "client": writer})
         assert h.run_until_condition(logs_converged, max_ms=20_000), [
             (n.id, n.role, n.log.last_index, n.commit_index) for n in h.cluster.live_nodes()
         ]
