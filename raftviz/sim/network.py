@@ -65,6 +65,7 @@ class Network:
         self.in_flight: dict[int, Envelope] = {}
         self.next_id = 1
         self.sent = 0
+        self.sent_by_kind: dict[str, int] = {}
         self.delivered = 0
         self.dropped = 0
         self.duplicated = 0
@@ -121,6 +122,8 @@ class Network:
         """Put a message in flight; returns one envelope, or two when duplicated."""
         p = self.params(msg.src, msg.dst)
         self.sent += 1
+        kind = msg.kind.value
+        self.sent_by_kind[kind] = self.sent_by_kind.get(kind, 0) + 1
         copies = 2 if p.duplicate and self.rng.random() < p.duplicate else 1
         out = []
         for i in range(copies):
