@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from raftviz.core.log import RaftLog
 from raftviz.core.messages import Event, Immutable
-from raftviz.core.raft import RaftNode, Role
+from raftviz.core.raft import PersistentState, RaftNode, Role
 from raftviz.sim.pvector import PVector
 
 if TYPE_CHECKING:
@@ -53,6 +53,14 @@ class Violation(Immutable):
             "indices": list(self.indices),
             "text": self.text,
         }
+
+
+def _raft_log(host: NodeHost) -> RaftLog:
+    """A Raft node's log, running or (from its persistent state) crashed."""
+    if isinstance(host.node, RaftNode):
+        return host.node.log
+    assert isinstance(host.persistent, PersistentState)
+    return host.persistent.log
 
 
 def _describe_entry(log: RaftLog, index: int) -> str:
@@ -192,7 +200,7 @@ class SafetyMonitor(Monitor):
         for other_host in cluster.hosts.values():
             if other_host.id == node.id:
                 continue
-            other = other_host.node.log if other_host.node else other_host.persistent.log
+            other = _raft_log(other_host)
             top = min(log.last_index, other.last_index)
             if top < start or log.digest(top) == other.digest(top):
                 continue  # equal digests: the whole common prefix is identical

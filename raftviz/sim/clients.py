@@ -179,7 +179,8 @@ class Client:
         self.timer_at = None
         complete = None if status is Status.UNKNOWN else now
         return OpRecord(
-            p.op_id, self.id, p.command, p.read_mode, p.invoke, complete, status, result, node, error
+            p.op_id, self.id, p.command, p.read_mode, p.invoke, complete, status, result, node,
+            error,
         )
 
     def pending_record(self) -> OpRecord | None:

@@ -15,7 +15,9 @@ import copy
 import math
 import random
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from raftviz.core.log import RaftLog
@@ -33,9 +35,8 @@ from raftviz.core.paxos import PaxosNode, PaxosPersistent, PaxosSettings
 from raftviz.core.raft import Output, PersistentState, RaftNode, RaftSettings, Role
 from raftviz.sim.checkers import Monitor, SafetyMonitor
 from raftviz.sim.clients import Client, ClientSettings, OpRecord, Status
-from raftviz.sim.linearizability import LinearizabilityChecker
+from raftviz.sim.linearizability import LinearizabilityChecker, OpKind
 from raftviz.sim.linearizability import Op as LinOp
-from raftviz.sim.linearizability import OpKind
 from raftviz.sim.network import Drop, Envelope, LinkParams, Network
 from raftviz.sim.paxos_checks import PaxosMonitor
 from raftviz.sim.scheduler import ClientTimer, Deliver, NodeTimer, Scheduler, WorkloadTick
@@ -44,6 +45,10 @@ Node = RaftNode | PaxosNode
 Settings = RaftSettings | PaxosSettings
 PROTOCOLS = ("raft", "paxos")
 MAX_NODES = 9
+NO_DATA: Mapping[str, Any] = MappingProxyType({})  # shared by the many events without data
+# How many narrated events a checkpoint keeps: what a full frame shows. Checkpoints keeping
+# longer tails kept most of a long session's events alive.
+CHECKPOINT_EVENTS = 50
 MAX_CLIENTS = 32
 EVENT_HISTORY = 2000
 MILESTONE_KINDS = frozenset(
@@ -126,7 +131,7 @@ class Narration:
     node: str
     kind: str
     text: str
-    data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    data: Mapping[str, Any] = field(default_factory=lambda: NO_DATA, compare=False, hash=False)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Narration:
         return self
@@ -174,15 +179,23 @@ class NodeHost:
 class Cluster:
     """Nodes, network, clients and checkers on one deterministic event loop."""
 
-    # Deques of immutable records: a checkpoint copies the deque, not each record.
-    _SHARED_ITEMS = frozenset({"narration", "milestones", "ops", "dropped_recent"})
+    # Deques of immutable records: a checkpoint copies the deque, not each record, and keeps
+    # only the tail a snapshot can show, so checkpoints do not keep every old event alive.
+    _CHECKPOINT_TAIL = {
+        "narration": CHECKPOINT_EVENTS,
+        "ops": 50,
+        "dropped_recent": 100,
+        "milestones": None,
+    }
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Cluster:
         clone = Cluster.__new__(Cluster)
         memo[id(self)] = clone
         for name, value in self.__dict__.items():
-            if name in self._SHARED_ITEMS:
-                setattr(clone, name, copy.copy(value))
+            if name in self._CHECKPOINT_TAIL:
+                keep = self._CHECKPOINT_TAIL[name]
+                tail = list(value)[-keep:] if keep else list(value)
+                setattr(clone, name, deque(tail, maxlen=value.maxlen))
             else:
                 setattr(clone, name, copy.deepcopy(value, memo))
         return clone
@@ -392,7 +405,14 @@ class Cluster:
             raise CommandError(f"{client_id!r} is a node id, not a client id")
         if len(self.clients) >= MAX_CLIENTS:
             raise CommandError(f"at most {MAX_CLIENTS} clients per cluster")
-        c = Client(client_id, self.node_ids, random.Random(f"{self.config.seed}:{client_id}"))
+        # Workload clients share one generator: each Random carries 2.5 KB of state that
+        # every checkpoint would copy.
+        rng = (
+            self.workload_rng
+            if client_id.startswith("w")
+            else random.Random(f"{self.config.seed}:{client_id}")
+        )
+        c = Client(client_id, self.node_ids, rng)
         self.clients[client_id] = c
         return c
 
@@ -561,7 +581,9 @@ class Cluster:
         self.leader = leader
 
     def _narrate(self, node: str, kind: str, text: str, **data: Any) -> Narration:
-        n = Narration(self.next_event_seq, round(self.now, 3), node, kind, text, data)
+        n = Narration(
+            self.next_event_seq, round(self.now, 3), node, kind, text, data or NO_DATA
+        )
         self.next_event_seq += 1
         self.narration.append(n)
         if kind in MILESTONE_KINDS:

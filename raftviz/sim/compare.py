@@ -149,7 +149,7 @@ def run_scenario(scenario: dict[str, Any], protocol: str, seed: int = 1) -> Resu
         crash = crash_times[0]
         done = sorted(r.complete for r in writes if r.complete is not None and r.complete > crash)
         marks = [crash, *done, start + duration]
-        stall = round(max(b - a for a, b in zip(marks, marks[1:])), 3)
+        stall = round(max(b - a for a, b in zip(marks, marks[1:], strict=False)), 3)
     return Result(
         protocol=protocol,
         committed=len(writes),
@@ -195,7 +195,8 @@ def format_table(results: list[Result]) -> str:
             str(r.violations),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows)
+    lines = ("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
+    return "\n".join(lines)
 
 
 def plot(results: list[Result], path: Path, title: str) -> None:
@@ -212,7 +213,7 @@ def plot(results: list[Result], path: Path, title: str) -> None:
         ("time without progress after crash (ms)", [r.stall_after_crash or 0 for r in results]),
     ]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-    for ax, (label, values) in zip(axes, measures):
+    for ax, (label, values) in zip(axes, measures, strict=True):
         bars = ax.bar(names, values, color=["#3b6ea5", "#c0793a"])
         ax.set_title(label, fontsize=10)
         ax.bar_label(bars, fmt="%.1f", fontsize=9)

@@ -20,10 +20,16 @@ The paper's setup, and how each part is made true here:
 * Broadcast time about 15 ms: every one-way message takes uniformly 5 to 10 ms (7.5 ms on
   average, so a request and its reply take about 15 ms).
 
-The downtime of a trial runs from the crash until a new leader is elected: a node that won a
-majority of votes in the highest term among the live servers (the moment the cluster narrates
-"... won the election"). A trial still without a leader after ``NO_LEADER_LIMIT_MS`` of
-simulated time is reported as such.
+The downtime of a trial runs from the crash until a server wins an election: the moment it
+has the votes of a majority and the cluster narrates "... won the election", which is when
+``Cluster.leader`` names it (n1 being down, any leader is a new one). A trial still without a
+leader after ``NO_LEADER_LIMIT_MS`` of simulated time is reported as such.
+
+With these latencies, 150-150 ms never elects a leader: the followers' timers expire at most
+5 ms apart (the spread of the heartbeat's arrival), a RequestVote takes at least 5 ms, so every
+server has become a candidate and voted for itself before any request reaches it, and with no
+randomness the same happens in every later term. The paper reports the same for no
+randomness: "leader election consistently took longer than 10 seconds".
 
 Every trial has its own seed, derived from the experiment's seed, the range and the trial's
 number, so results do not depend on how the trials are spread over worker processes.
@@ -42,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from raftviz.core.messages import Command, LogEntry, Op
-from raftviz.core.raft import RaftSettings
+from raftviz.core.raft import RaftNode, RaftSettings
 from raftviz.sim.cluster import Cluster, ClusterConfig, NodeInit
 from raftviz.sim.network import LinkParams
 
@@ -158,7 +164,7 @@ def run_trial(timeouts: TimeoutRange, seed: int) -> float | None:
     # timeout from the trial's range when it arrives.
     host = cluster.hosts[FIRST_LEADER]
     leader = host.node
-    assert leader is not None
+    assert isinstance(leader, RaftNode)
     heartbeat_at = host.to_real(leader.heartbeat_deadline)
     cluster.run_until(heartbeat_at)
     if cluster.leader != FIRST_LEADER or leader.round_sent.get(leader.seq) != heartbeat_at:
@@ -337,7 +343,9 @@ def plot_cdf(result: ElectionTimingResult, path: Path) -> None:
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, 3.4 * len(panels)), squeeze=False)
     for ax, group in zip(axes[:, 0], panels, strict=True):
         shortest, longest = NO_LEADER_LIMIT_MS, 0.0
-        for timeouts in group:
+        for i, timeouts in enumerate(group):
+            # Line styles as well as colours, so the curves can be told apart in grey too.
+            style = ("-", "--", "-.", ":")[i % 4]
             values = result.downtimes[timeouts.label]
             found = sorted(v for v in values if v is not None)
             missing = len(values) - len(found)
@@ -345,7 +353,7 @@ def plot_cdf(result: ElectionTimingResult, path: Path) -> None:
             if missing:
                 label += f" ({missing} without leader)"
             if not found:
-                ax.plot([], [], label=label)
+                ax.plot([], [], style, label=label)
                 continue
             shortest = min(shortest, found[0])
             longest = max(longest, NO_LEADER_LIMIT_MS if missing else found[-1])
@@ -354,7 +362,7 @@ def plot_cdf(result: ElectionTimingResult, path: Path) -> None:
             if missing:  # the curve goes on, flat, to the limit
                 xs.append(NO_LEADER_LIMIT_MS)
                 ys.append(ys[-1])
-            ax.step(xs, ys, where="post", label=label)
+            ax.step(xs, ys, style, where="post", label=label)
         ax.set_xscale("log")
         if longest > 0:
             ax.set_xlim(shortest / 1.2, min(longest * 1.2, NO_LEADER_LIMIT_MS))

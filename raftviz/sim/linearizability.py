@@ -216,6 +216,37 @@ def _written(op: Op) -> str | None:
     return None if op.kind is OpKind.DELETE else op.value
 
 
+# What a write does, regardless of who sent it: two timed-out writes with the same effect
+# are interchangeable, which is what keeps worlds from multiplying when clients retry.
+_Effect = tuple[OpKind, str | None, str | None]
+
+
+def _effect(op: Op) -> _Effect:
+    return (op.kind, op.value, op.expected)
+
+
+# A multiset of effects, encoded as the set of (effect, i) for i below each multiplicity, so
+# that multiset inclusion is plain set inclusion.
+_Effects = frozenset[tuple[_Effect, int]]
+
+
+def _multiplicity(effects: _Effects, effect: _Effect) -> int:
+    count = 0
+    while (effect, count) in effects:
+        count += 1
+    return count
+
+
+def _one_more(effects: _Effects, effect: _Effect) -> _Effects:
+    return effects | {(effect, _multiplicity(effects, effect))}
+
+
+def _one_less(effects: _Effects, effect: _Effect) -> _Effects:
+    """`effects` with one copy of `effect` fewer (unchanged if there is none)."""
+    count = _multiplicity(effects, effect)
+    return effects - {(effect, count - 1)} if count else effects
+
+
 # --- Worlds: the collapsed, checked prefix of one key's history ------------------------------
 
 
@@ -229,7 +260,7 @@ class _World:
     """
 
     value: str | None
-    remaining: frozenset[int]  # ids of timed-out writes that may still take effect
+    remaining: _Effects  # timed-out writes that may still take effect
     placed_writes: frozenset[int]
     placed_reads: frozenset[int]
 
@@ -258,7 +289,7 @@ class _World:
             self.value, self.remaining, self.placed_writes - {op_id}, self.placed_reads - {op_id}
         )
 
-    def with_remaining(self, remaining: frozenset[int]) -> _World:
+    def with_remaining(self, remaining: _Effects) -> _World:
         """This world with a different set of timed-out writes that may still apply."""
         return _World(self.value, remaining, self.placed_writes, self.placed_reads)
 
@@ -322,7 +353,8 @@ class _KeyState:
     worlds: tuple[_Node, ...]  # the frontier; never empty
     running: tuple[Op, ...]  # invoked, with no answer and no timeout yet
     finished: tuple[Op, ...]  # answered or timed out but not checked yet, in arrival order
-    pending: tuple[Op, ...]  # checked timed-out writes that some world may still apply
+    pending: tuple[Op, ...]  # checked timed-out writes that some world may still apply, oldest
+    # first; of several with the same effect, only as many as some world may still apply
     recent_writes: tuple[tuple[str | None, Op], ...]  # (value, its latest writer), newest last
     forgot_writes: bool  # whether `recent_writes` ever dropped a value
     exact: bool  # False once a limit dropped worlds or cut a search short
@@ -395,7 +427,7 @@ def _search(state: _KeyState, op: Op, limits: _Limits, *, thorough: bool) -> _Se
     Some paths are skipped because another explored path dominates them:
 
     * a timed-out CAS is applied only where it would swap (otherwise it changes nothing), and
-      of several timed-out writes with the same effect only the oldest is tried;
+      timed-out writes with the same effect are tried once, being interchangeable;
     * a timed-out blind write is never applied right after another timed-out op, nor is a
       blind `op` linearized right after one: the first write's effect would go unseen;
     * unless `thorough`, a timed-out write is applied only if some operation could notice
@@ -410,14 +442,21 @@ def _search(state: _KeyState, op: Op, limits: _Limits, *, thorough: bool) -> _Se
         if other.invoke < op.complete and not (other.kind is OpKind.GET and other.complete is None)
     )
     watchers = _Watchers.of((op, *overlapping, *state.pending))
-    worth_trying = sorted(
-        (
-            write
-            for write in state.pending
-            if thorough or watchers.refuted or _written(write) in watchers.values
-        ),
-        key=lambda write: write.op_id,
-    )
+    # Timed-out writes by effect, each named by the oldest write with it, and indexed once so
+    # that each node looks only at those that could matter there.
+    writers: dict[_Effect, Op] = {}
+    for write in state.pending:
+        writers.setdefault(_effect(write), write)
+    cas_by_expected: dict[str | None, list[_Effect]] = {}
+    noticed: list[_Effect] = []  # blind writes leaving a value that someone could notice
+    unnoticed: list[_Effect] = []  # blind writes that can only move the key off a refuted value
+    for effect, write in writers.items():
+        if write.kind is OpKind.CAS:
+            cas_by_expected.setdefault(write.expected, []).append(effect)
+        elif thorough or _written(write) in watchers.values:
+            noticed.append(effect)
+        else:
+            unnoticed.append(effect)
 
     survivors = _Antichain()
     recovery = _Antichain()
@@ -473,24 +512,20 @@ def _search(state: _KeyState, op: Op, limits: _Limits, *, thorough: bool) -> _Se
                     child_source = source
                 if visited.add(child, child_source):
                     queue.append((child, child_source, False))
-            tried_effects: set[tuple[OpKind, str | None, str | None]] = set()
-            for write in worth_trying:
-                if write.op_id not in world.remaining:
+            blind: Sequence[_Effect] = ()
+            if not after_pending:
+                blind = (*noticed, *unnoticed) if world.value in watchers.refuted else noticed
+            for effect in (*cas_by_expected.get(world.value, ()), *blind):
+                if (effect, 0) not in world.remaining:
                     continue
-                effect = (write.kind, write.value, write.expected)
-                if effect in tried_effects:
-                    continue
-                tried_effects.add(effect)
-                if write.kind is OpKind.CAS:
-                    if world.value != write.expected:
-                        continue
-                elif after_pending:
-                    continue
-                if not (thorough or watchers.care(world.value, _written(write))):
+                write = writers[effect]
+                if write.kind is OpKind.CAS and not (
+                    thorough or watchers.care(world.value, write.value)
+                ):
                     continue
                 child = _World(
                     _written(write),
-                    world.remaining - {write.op_id},
+                    _one_less(world.remaining, effect),
                     world.placed_writes,
                     world.placed_reads,
                 )
@@ -527,7 +562,7 @@ def _on_timeout(state: _KeyState, op: Op, limits: _Limits, now: float) -> _Step:
         elif op.kind is OpKind.GET:
             worlds.add(world, source)
         else:
-            worlds.add(world.with_remaining(world.remaining | {op.op_id}), source)
+            worlds.add(world.with_remaining(_one_more(world.remaining, _effect(op))), source)
     if op.kind is OpKind.GET:
         return _settle_key(state, worlds.nodes(), limits, now)
     return _settle_key(state, worlds.nodes(), limits, now, wrote=op, timed_out=True)
@@ -574,19 +609,30 @@ def _settle_key(
     if timed_out and wrote is not None:
         pending = (*pending, wrote)
     if len(pending) > limits.max_pending:
-        dropped = min(pending, key=lambda write: (write.invoke, write.op_id))
+        dropped = pending[0]
+        pending = pending[1:]
         limits_hit.append(
             f"more than {limits.max_pending} timed-out writes might still take effect, "
             f"so op {dropped.op_id} is now assumed never to"
         )
         trimmed = _Antichain()
         for world, source in nodes:
-            trimmed.add(world.with_remaining(world.remaining - {dropped.op_id}), source)
+            trimmed.add(world.with_remaining(_one_less(world.remaining, _effect(dropped))), source)
         nodes = trimmed.nodes()
     if len(nodes) > limits.max_worlds:
         limits_hit.append(f"more than {limits.max_worlds} possible states, so some were dropped")
         nodes = nodes[: limits.max_worlds]
-    usable = frozenset[int]().union(*(world.remaining for world, _ in nodes))
+    # Forget timed-out writes beyond what any world may still apply.
+    usable: dict[_Effect, int] = {}
+    for world, _ in nodes:
+        for effect, index in world.remaining:
+            usable[effect] = max(usable.get(effect, 0), index + 1)
+    kept: list[Op] = []
+    for write in pending:
+        effect = _effect(write)
+        if usable.get(effect, 0) > 0:
+            usable[effect] -= 1
+            kept.append(write)
     recent_writes, forgot_writes = state.recent_writes, state.forgot_writes
     if wrote is not None:
         # Explanations name the latest writer of a value, from a short memory of writes.
@@ -606,7 +652,7 @@ def _settle_key(
         worlds=nodes,
         running=state.running,
         finished=state.finished[1:],
-        pending=tuple(write for write in pending if write.op_id in usable),
+        pending=tuple(kept),
         recent_writes=recent_writes,
         forgot_writes=forgot_writes,
         exact=state.exact and not limits_hit,
@@ -650,8 +696,8 @@ def _check_ready(state: _KeyState, limits: _Limits, now: float) -> _Checked:
 
 
 def _ms(t: float | None) -> str:
-    """A simulated time, exactly as the simulation recorded it."""
-    return "?" if t is None else repr(float(t))
+    """A simulated time for people; exact times are in the ops of `Violation.involved`."""
+    return "?" if t is None else f"{t:.1f}"
 
 
 def _fmt(value: str | None) -> str:
@@ -678,14 +724,27 @@ def _describe_candidate(candidate: Candidate, running: frozenset[int]) -> str:
     return f"{value} ({source.kind.upper()} by {source.client}, op {source.op_id}, {timing})"
 
 
+def _either(items: Sequence[str], hidden: int) -> str:
+    """'a', 'a or b', 'a, b or c', with 'N more' in place of `hidden` further items."""
+    items = [*items, f"{hidden} more"] if hidden else list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
 def _describe_values(candidates: Sequence[Candidate], running: frozenset[int]) -> str:
-    shown = [_describe_candidate(c, running) for c in candidates[:_SHOWN_CANDIDATES]]
-    hidden = len(candidates) - len(shown)
-    if hidden:
-        shown.append(f"{hidden} more")
-    if len(shown) == 1:
-        return shown[0]
-    return ", ".join(shown[:-1]) + " or " + shown[-1]
+    """The candidates in words: values from answered writes first, then those that only a
+    timed-out write landing late could have left."""
+    lurking = [c for c in candidates if c.source is not None and c.source.complete is None]
+    settled = [c for c in candidates if c not in lurking]
+    shown = settled[:_SHOWN_CANDIDATES]
+    room = max(_SHOWN_CANDIDATES - len(shown), 2)
+    texts = []
+    if settled:
+        settled_texts = [_describe_candidate(c, running) for c in shown]
+        texts.append(_either(settled_texts, len(settled) - len(shown)))
+    if lurking:
+        lurking_texts = [_describe_candidate(c, running) for c in lurking[:room]]
+        texts.append(_either(lurking_texts, max(len(lurking) - room, 0)))
+    return " or, had a timed-out write landed late, ".join(texts)
 
 
 def _headline(op: Op) -> str:

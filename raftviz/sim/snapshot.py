@@ -10,16 +10,15 @@ log when its index is at least ``diverge_from``. See docs/snapshot.md for every 
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 from raftviz.core.log import RaftLog
 from raftviz.core.paxos import PaxosNode, PaxosPersistent
 from raftviz.core.raft import PersistentState, RaftNode, Role
 from raftviz.sim.checkers import INVARIANTS
 from raftviz.sim.clients import OpRecord
-from raftviz.sim.cluster import Cluster, Node, NodeHost
+from raftviz.sim.cluster import CHECKPOINT_EVENTS, Cluster, Node, NodeHost
 from raftviz.sim.network import Envelope
 
 SNAPSHOT_VERSION = 1
@@ -29,7 +28,7 @@ def snapshot(
     cluster: Cluster,
     since_event: int = 0,
     log_from: dict[str, int] | None = None,
-    max_events: int = 200,
+    max_events: int = CHECKPOINT_EVENTS,
 ) -> dict[str, Any]:
     """Everything a view needs; ``log_from`` limits each node's entries to index >= a start."""
     leader_host = cluster.hosts.get(cluster.leader) if cluster.leader else None
@@ -190,6 +189,7 @@ def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, An
     }
     persistent = host.persistent
     assert isinstance(persistent, PaxosPersistent)
+    assert node is None or isinstance(node, PaxosNode)
     accepted = node.accepted if node is not None else persistent.accepted
     slots = sorted(s for s in accepted if s >= log_from)
     base["log"] = [
@@ -360,7 +360,7 @@ def _workload(cluster: Cluster) -> dict[str, Any] | None:
     return {**w, "read_mode": w["read_mode"].value}
 
 
-def _metrics(cluster: Cluster, leader: RaftNode | None) -> dict[str, Any]:
+def _metrics(cluster: Cluster, leader: Node | None) -> dict[str, Any]:
     net = cluster.network
     lag = {}
     if isinstance(leader, RaftNode):

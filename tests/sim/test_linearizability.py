@@ -380,6 +380,15 @@ def test_timed_out_write_seen_then_unseen_is_a_violation() -> None:
     assert not verdict(history)
 
 
+def test_explanation_lists_answered_writes_before_timed_out_ones() -> None:
+    history = [put(1, "c1", "1", 0, 10), put(2, "c2", "2", 15, None), get(3, "c3", "7", 20, 30)]
+    assert check_history(history).explanation == (
+        "c3's GET x (op 3, 20.0-30.0 ms) returned '7', but the only values x could hold then "
+        "were '1' (SET by c1, op 1, 0.0-10.0 ms) or, had a timed-out write landed late, "
+        "'2' (SET by c2, op 2, invoked at 15.0 ms, outcome unknown). No operation wrote '7' to x."
+    )
+
+
 def test_timed_out_write_cannot_take_effect_before_it_was_invoked() -> None:
     history = [put(1, "c1", "1", 0, 10), get(2, "c3", "2", 20, 30), put(3, "c2", "2", 30, None)]
     assert not verdict(history)
@@ -441,6 +450,37 @@ def test_timed_out_write_stays_possible_while_the_value_is_uncertain(
     assert not verdict([*history, get(8, "c1", "3", 110, 120)])
 
 
+def test_retried_timed_out_writes_count_as_many_as_were_sent() -> None:
+    # c2 sent SET 'a' twice and timed out both times; each copy can land once, so readers
+    # can see 'a' come back twice after c1's writes, but not three times.
+    history = [
+        put(1, "c1", "b", 0, 10),
+        put(2, "c2", "a", 20, None),
+        put(3, "c2", "a", 30, None),
+        get(4, "c3", "a", 40, 50),
+        put(5, "c1", "b", 60, 70),
+        get(6, "c3", "a", 80, 90),
+    ]
+    assert verdict(history)
+    third = [put(7, "c1", "b", 100, 110), get(8, "c3", "a", 120, 130)]
+    assert not verdict([*history, *third])
+    checker = check_live(history)
+    assert checker.status.pending_unknown == 0
+    assert checker.status.largest_frontier == 1
+
+
+def test_retries_keep_the_frontier_small() -> None:
+    history = [put(1, "c1", "0", 0, 10)]
+    history += [put(2 + i, "c2", "retry", 20 + 10 * i, None) for i in range(30)]
+    history += [
+        get(100 + i, "c3", "retry" if i % 2 else "0", 400 + 20 * i, 410 + 20 * i) for i in range(2)
+    ]
+    checker = check_live(history)
+    assert checker.status.verdict is Verdict.LINEARIZABLE
+    assert checker.status.largest_frontier == 1
+    assert checker.status.pending_unknown == 29
+
+
 def test_timed_out_read_is_ignored() -> None:
     history = [put(1, "c1", "1", 0, 10), get(2, "c2", "nonsense", 20, None)]
     assert verdict(history)
@@ -461,12 +501,11 @@ def test_timed_out_cas_applies_only_where_it_would_swap() -> None:
     assert not verdict(cannot_swap)
 
 
-def test_failed_cas_is_explained_by_a_timed_out_write_landing_first() -> None:
-    history = [
-        put(1, "c1", "a", 0, 10),
-        put(2, "c2", "b", 15, None),
-        cas(3, "c3", "a", "c", False, 40, 50),
-    ]
+@pytest.mark.parametrize(
+    "lurking", [put(2, "c2", "b", 15, None), cas(2, "c2", "a", "b", None, 15, None)]
+)
+def test_failed_cas_is_explained_by_a_timed_out_write_landing_first(lurking: Op) -> None:
+    history = [put(1, "c1", "a", 0, 10), lurking, cas(3, "c3", "a", "c", False, 40, 50)]
     assert verdict(history)
     assert not verdict([history[0], history[2]])
     # Having landed, the timed-out write cannot be undone.

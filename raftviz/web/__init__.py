@@ -1,0 +1,171 @@
+"""The web layer: the only part of raftviz that imports Flask and Flask-SocketIO.
+
+``create_app(config)`` builds the Flask app and its Socket.IO server with one
+:class:`~raftviz.sessions.SessionManager` (a cluster per browser session) and one
+:class:`~raftviz.web.playback.Playback` task. ``app.py`` at the top of the repository runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_socketio import SocketIO
+from socketio.packet import Packet
+
+from raftviz.sessions import Limits, SessionLock, SessionManager
+from raftviz.sim.cluster import ClusterConfig
+from raftviz.web.events import MAX_TRACE_PAYLOAD, EventHandlers
+from raftviz.web.hello import FRAME_HZ, page_defaults
+from raftviz.web.playback import Playback, offloader
+from raftviz.web.routes import register_routes
+
+ROOT = Path(__file__).resolve().parents[2]
+ASYNC_MODES = ("eventlet", "gevent", "threading")
+APP_VERSION = "0.1.0"
+# Transport-level cap on one message: payloads up to this size get an error acknowledgement
+# from events.py; a larger one makes Engine.IO close the connection.
+MAX_MESSAGE = 4 * MAX_TRACE_PAYLOAD
+
+
+class TextPacket(Packet):  # type: ignore[misc]
+    """Socket.IO packets whose data never holds bytes (all we send is JSON).
+
+    python-socketio walks every outgoing payload looking for binary parts; for a frame that
+    walk costs more than building the frame. Incoming binary packets are still decoded (and
+    then refused by the payload checks).
+    """
+
+    @classmethod
+    def data_is_binary(cls, data: Any) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    """What ``create_app`` accepts (as a dict with these keys)."""
+
+    async_mode: str = "eventlet"
+    max_sessions: int = 200
+    session_ttl: float = 30.0  # minutes
+    limits: Limits | None = None  # overrides max_sessions and session_ttl when given
+    cluster: ClusterConfig | None = None  # the cluster a new session starts with
+    clock: Callable[[], float] = time.monotonic
+    frame_hz: float = FRAME_HZ
+    budget_ms: float = 20.0  # CPU per playing session per tick
+    playback_task: bool = True  # False: tests call app.extensions["raftviz"].playback.tick()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> WebConfig:
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config key(s) {', '.join(unknown)}; known: {sorted(known)}")
+        config = cls(**data)
+        if config.async_mode not in ASYNC_MODES:
+            raise ValueError(
+                f"async_mode must be one of {', '.join(ASYNC_MODES)}, not {config.async_mode!r}"
+            )
+        return config
+
+    def resolved_limits(self) -> Limits:
+        if self.limits is not None:
+            return self.limits
+        return replace(Limits(), max_sessions=self.max_sessions, session_ttl=self.session_ttl * 60)
+
+
+@dataclass(frozen=True, slots=True)
+class RaftvizServer:
+    """What the app keeps in ``app.extensions["raftviz"]`` (tests reach in through it)."""
+
+    config: WebConfig
+    manager: SessionManager
+    playback: Playback
+    handlers: EventHandlers
+
+
+def require_async_mode(mode: str) -> None:
+    """Raise a clear error when the packages ``mode`` needs are missing."""
+    needs = {"eventlet": ["eventlet"], "gevent": ["gevent", "geventwebsocket"]}.get(mode, [])
+    missing = [name for name in needs if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(
+            f"async mode {mode!r} needs {', '.join(missing)}, which is not installed "
+            f"(pip install {' '.join(missing).replace('geventwebsocket', 'gevent-websocket')}); "
+            "or use --async-mode threading"
+        )
+
+
+def lock_factory(mode: str) -> Callable[[], SessionLock]:
+    """A lock that blocks only the waiting green thread (or OS thread) in ``mode``."""
+    if mode == "eventlet":
+        from eventlet.semaphore import Semaphore
+
+        return Semaphore
+    if mode == "gevent":
+        from gevent.lock import Semaphore as GeventSemaphore  # type: ignore[import-untyped]
+
+        return GeventSemaphore  # type: ignore[no-any-return]
+    return threading.Lock
+
+
+def static_version() -> str:
+    """The app version plus a digest of the static files, so browsers fetch changed files."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    static = ROOT / "static"
+    if static.is_dir():
+        for path in sorted(static.rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.relative_to(static)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return f"{APP_VERSION}-{digest.hexdigest()[:8]}"
+
+
+def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
+    """Build the Flask app and its Socket.IO server (``async_mode`` is always explicit)."""
+    cfg = WebConfig.from_dict(config)
+    require_async_mode(cfg.async_mode)
+    limits = cfg.resolved_limits()
+
+    app = Flask(
+        "raftviz",
+        root_path=str(ROOT),
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/static",
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    socketio = SocketIO(
+        app,
+        async_mode=cfg.async_mode,
+        async_handlers=False,  # one socket's events are handled in the order they were sent
+        manage_session=False,
+        serializer=TextPacket,
+        max_http_buffer_size=MAX_MESSAGE,
+        logger=False,
+        engineio_logger=False,
+    )
+    manager = SessionManager(limits, cfg.clock, lock_factory(cfg.async_mode), cfg.cluster)
+    playback = Playback(
+        socketio,
+        manager,
+        frame_hz=cfg.frame_hz,
+        budget_ms=cfg.budget_ms,
+        offload=offloader(cfg.async_mode),
+        run_task=cfg.playback_task,
+    )
+    handlers = EventHandlers(socketio, manager, playback)
+    handlers.register()
+    register_routes(
+        app, manager, playback, static_version(), page_defaults(manager.config, limits)
+    )
+    app.extensions["raftviz"] = RaftvizServer(cfg, manager, playback, handlers)
+    return app, socketio

@@ -1,0 +1,172 @@
+"""Playback: one background task that advances every playing session and sends it frames.
+
+About 20 times a second the task visits each playing session: it runs the simulation forward by
+the real time elapsed since the last visit times the session's speed, within a CPU budget per
+session, and sends each page of the session its next frame. A session that cannot keep up
+within its budget simply gets less simulated time (it slows down); the others are not starved.
+The task yields between sessions so that socket handlers run promptly, and it never waits for a
+session that a handler holds: that session is visited on the next tick.
+
+The code is the same in every async mode: it uses only ``socketio.sleep`` and
+``socketio.start_background_task``. Heavy requests (long advances, seeks, trace imports) may be
+run off the event loop with :meth:`Playback.offload`: a native thread in eventlet and gevent
+mode (the request's own thread already in threading mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask_socketio import SocketIO
+
+from raftviz.sessions import Connection, Session, SessionManager
+from raftviz.web.frames import build_frame
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_CATCH_UP = 0.25  # seconds of real time one visit may make up for (after a stall)
+EXPIRE_EVERY = 5.0  # seconds between idle-session sweeps
+YIELD_EVERY = 0.005  # seconds of work between yields to the event loop within a tick
+
+
+def offloader(async_mode: str) -> Callable[[Callable[[], Any]], Any]:
+    """How to run CPU-heavy work without blocking the event loop in ``async_mode``."""
+    if async_mode == "eventlet":
+        from eventlet import tpool
+
+        return lambda fn: tpool.execute(fn)
+    if async_mode == "gevent":
+        import gevent  # type: ignore[import-untyped]
+
+        return lambda fn: gevent.get_hub().threadpool.apply(fn)
+    return lambda fn: fn()
+
+
+class Playback:
+    """Advances playing sessions, sends frames, expires idle sessions."""
+
+    def __init__(
+        self,
+        socketio: SocketIO,
+        manager: SessionManager,
+        frame_hz: float = 20.0,
+        budget_ms: float = 20.0,
+        offload: Callable[[Callable[[], Any]], Any] | None = None,
+        run_task: bool = True,
+    ) -> None:
+        self.socketio = socketio
+        self.manager = manager
+        self.period = 1.0 / frame_hz
+        self.budget = budget_ms / 1000.0
+        self._offload = offload or (lambda fn: fn())
+        self.run_task = run_task
+        self._started = False
+        self._stopping = False
+        self._next_sweep = 0.0
+        # Counters for /healthz and the benchmarks.
+        self.ticks = 0
+        self.frames = 0  # frames sent, by playback and after events
+        self.behind = 0  # session visits cut short by the CPU budget
+        self.late_ticks = 0  # ticks that started later than one period after the previous one
+
+    def offload(self, fn: Callable[[], T]) -> T:
+        result: T = self._offload(fn)
+        return result
+
+    # ---------------------------------------------------------------- frames
+
+    def send_frames(self, session: Session, conns: list[Connection] | None = None) -> None:
+        """Queue the next frame for each page of ``session``; the caller holds its lock."""
+        targets = list(session.connections.values()) if conns is None else conns
+        player = session.player_state()
+        cluster = session.history.cluster
+        for conn in targets:
+            frame = build_frame(cluster, conn.frames, player)
+            self.socketio.emit("frame", frame, to=conn.sid)
+            self.frames += 1
+
+    # ------------------------------------------------------------------ task
+
+    def start(self) -> None:
+        """Start the background task once (on the first connection)."""
+        if self._started or not self.run_task:
+            return
+        self._started = True
+        self.socketio.start_background_task(self._run)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stopping:
+            try:
+                self.tick()
+            except Exception:
+                log.exception("playback tick failed")
+            next_tick += self.period
+            delay = next_tick - time.monotonic()
+            if delay < 0:
+                next_tick = time.monotonic()  # behind: carry on without trying to catch up
+                delay = 0.0
+                self.late_ticks += 1
+            self.socketio.sleep(delay)
+
+    def tick(self) -> None:
+        """Visit every playing session once; sweep idle sessions now and then."""
+        self.ticks += 1
+        last_yield = time.perf_counter()
+        for session in self.manager.playing():
+            self._visit(session)
+            if time.perf_counter() - last_yield > YIELD_EVERY:
+                self.socketio.sleep(0)  # let handlers and socket writers run
+                last_yield = time.perf_counter()
+        now = self.manager.clock()
+        if now >= self._next_sweep:
+            self._next_sweep = now + EXPIRE_EVERY
+            self.expire()
+
+    def _visit(self, session: Session) -> None:
+        if not session.lock.acquire(blocking=False):
+            return  # a handler is working on it; next tick
+        try:
+            if not session.playing:
+                return
+            now = self.manager.clock()
+            if not session.connections:
+                session.playing = False
+                return
+            real_ms = min(max(now - session.played_until, 0.0), MAX_CATCH_UP) * 1000.0
+            session.played_until = now
+            deadline = time.perf_counter() + self.budget
+            if not session.play_for(real_ms, deadline, time.perf_counter):
+                self.behind += 1
+            session.touch(now)
+            self.send_frames(session)
+        except Exception:
+            log.exception("playback failed for session #%d; pausing it", session.serial)
+            session.playing = False
+        finally:
+            session.lock.release()
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "ticks": self.ticks,
+            "late_ticks": self.late_ticks,
+            "frames": self.frames,
+            "behind": self.behind,
+        }
+
+    def expire(self) -> None:
+        """Drop idle sessions and close their sockets."""
+        for session in self.manager.expire():
+            for sid in list(session.connections):
+                try:
+                    self.socketio.server.disconnect(sid, namespace="/")
+                except Exception:
+                    log.exception("could not disconnect %s", sid)

@@ -1,0 +1,58 @@
+"""Pages: the lab itself (``templates/index.html``), a "server full" page, a health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template
+
+from raftviz.sessions import SessionManager
+from raftviz.web.playback import Playback
+
+# The page is plain ES modules from this origin; nothing inline runs (the JSON data block is
+# not executed), so a strict policy costs nothing and blunts any injection.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def register_routes(
+    app: Flask,
+    manager: SessionManager,
+    playback: Playback,
+    version: str,
+    defaults: dict[str, Any],
+) -> None:
+    @app.get("/")
+    def index() -> Any:
+        if manager.full:
+            playback.expire()
+        if manager.full:
+            body = render_template(
+                "server_full.html",
+                max_sessions=manager.limits.max_sessions,
+                ttl_minutes=f"{manager.limits.session_ttl / 60:g}",
+            )
+            return body, 503, {"Retry-After": "60", "Cache-Control": "no-store"}
+        body = render_template("index.html", version=version, defaults=defaults)
+        return body, 200, {"Cache-Control": "no-store"}
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(
+            ok=True,
+            sessions=len(manager),
+            max_sessions=manager.limits.max_sessions,
+            playing=len(manager.playing()),
+            playback=playback.stats(),
+        )
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response

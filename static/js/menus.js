@@ -1,0 +1,165 @@
+// Popover menus over the canvas: a server's actions, a link's cut/heal choices, a message's
+// deliver/drop. The same actions are reachable by keyboard and from the inspector.
+
+import { attr, byId, el } from "./dom.js";
+
+const READ_MODES = [
+  ["log", "log read (through the log)"],
+  ["read_index", "ReadIndex (leader confirms)"],
+  ["lease", "lease read (leader's clock)"],
+  ["follower", "follower read (may be stale)"],
+];
+
+export class Menus {
+  /** ctx: store, command(cmd), anchorOf(nodeId) -> {x, y, r} in canvas pixels. */
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.box = byId("popover");
+    this.wrap = byId("cluster-wrap");
+    this.kind = null;
+    this.target = null;
+    this.writeCounter = 1;
+    this.lastKey = "x";
+    document.addEventListener("pointerdown", (e) => {
+      if (!this.box.hidden && !this.box.contains(e.target) && !e.target.closest?.(".node, .link")) this.close();
+    });
+  }
+
+  isOpen() {
+    return !this.box.hidden;
+  }
+
+  close() {
+    this.box.hidden = true;
+    this.box.replaceChildren();
+    this.kind = null;
+    this.target = null;
+  }
+
+  place(x, y, offset = 0) {
+    const box = this.box;
+    box.hidden = false;
+    const wrapW = this.wrap.clientWidth;
+    const wrapH = this.wrap.clientHeight;
+    const w = box.offsetWidth;
+    const h = box.offsetHeight;
+    let left = x + offset + 8;
+    if (left + w > wrapW - 4) left = x - offset - 8 - w;
+    left = Math.max(4, Math.min(left, wrapW - w - 4));
+    const top = Math.max(4, Math.min(y - h / 2, wrapH - h - 4));
+    box.style.left = `${left}px`;
+    box.style.top = `${top}px`;
+  }
+
+  header(title, sub) {
+    const close = el("button", { type: "button", class: "pop-close", "aria-label": "Close menu", text: "×", onclick: () => this.close() });
+    return el("div", { class: "pop-head" }, el("div", {}, el("strong", { text: title }), sub ? el("span", { class: "pop-sub", text: sub }) : null), close);
+  }
+
+  /** The actions for one server, as buttons (used in the menu and the inspector). */
+  nodeButtons(id) {
+    const n = this.ctx.store.node(id);
+    if (!n) return [];
+    const cmd = (c) => () => this.ctx.command(c);
+    const crashed = n.state === "crashed";
+    const paused = n.state === "paused";
+    return [
+      el("button", { type: "button", class: crashed ? "btn-primary" : "btn-danger", "data-testid": crashed ? "action-restart" : "action-crash", title: "c",
+        text: crashed ? "Restart" : "Crash", onclick: cmd({ type: crashed ? "restart" : "crash", node: id }) }),
+      el("button", { type: "button", "data-testid": paused ? "action-resume" : "action-pause", title: "p", disabled: crashed,
+        text: paused ? "Resume" : "Pause", onclick: cmd({ type: paused ? "resume" : "pause", node: id }) }),
+      el("button", { type: "button", "data-testid": "action-timeout", title: "t: force an election timeout now", disabled: crashed || paused,
+        text: "Time out now", onclick: cmd({ type: "timeout", node: id }) }),
+    ];
+  }
+
+  openNode(id, focus = null) {
+    const n = this.ctx.store.node(id);
+    const at = this.ctx.anchorOf(id);
+    if (!n || !at) return;
+    this.kind = "node";
+    this.target = id;
+    const role = n.state === "crashed" ? "crashed" : n.state === "paused" ? `paused ${n.role}` : n.role;
+    const key = el("input", { type: "text", name: "key", value: this.lastKey, maxlength: 64, required: true, "aria-label": "key", "data-testid": "write-key", size: 5 });
+    const value = el("input", { type: "text", name: "value", value: String(this.writeCounter), maxlength: 64, required: true, "aria-label": "value", "data-testid": "write-value", size: 5 });
+    const write = el("form", { class: "pop-form", "data-testid": "write-form" },
+      el("span", { class: "pop-label", text: "Client write here" }),
+      el("div", { class: "pop-row" }, key, el("span", { text: "=" }), value,
+        el("button", { type: "submit", class: "btn-primary", "data-testid": "write-submit", text: "Write" })));
+    write.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.lastKey = key.value;
+      this.writeCounter += 1;
+      this.ctx.command({ type: "client", op: "set", key: key.value, value: value.value, node: id });
+      value.value = String(this.writeCounter);
+    });
+    const rkey = el("input", { type: "text", value: this.lastKey, maxlength: 64, required: true, "aria-label": "key to read", "data-testid": "read-key", size: 5 });
+    const mode = el("select", { "aria-label": "read mode", "data-testid": "read-mode" }, ...READ_MODES.map(([v, label]) => el("option", { value: v, text: label })));
+    const read = el("form", { class: "pop-form", "data-testid": "read-form" },
+      el("span", { class: "pop-label", text: "Client read here" }),
+      el("div", { class: "pop-row" }, rkey, mode, el("button", { type: "submit", "data-testid": "read-submit", text: "Read" })));
+    read.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.ctx.command({ type: "client", op: "get", key: rkey.value, node: id, read_mode: mode.value });
+    });
+    if (n.state === "crashed") {
+      write.classList.add("is-disabled");
+      read.classList.add("is-disabled");
+    }
+    this.box.replaceChildren(
+      this.header(id, `${role} · term ${n.term}`),
+      el("div", { class: "pop-actions" }, ...this.nodeButtons(id).map((b) => {
+        b.addEventListener("click", () => this.close());
+        return b;
+      })),
+      write, read);
+    attr(this.box, "data-testid", `node-menu-${id}`);
+    this.place(at.x, at.y, at.r + 14);
+    if (focus === "write") value.focus();
+    else if (focus === "read") rkey.focus();
+    else this.box.querySelector("button.btn-danger, button.btn-primary")?.focus({ preventScroll: true });
+  }
+
+  openLink(a, b, at) {
+    const snap = this.ctx.store.snapshot;
+    const cut = new Set((snap?.network?.cut || []).map(([s, d]) => `${s}>${d}`));
+    const ab = cut.has(`${a}>${b}`);
+    const ba = cut.has(`${b}>${a}`);
+    const state = ab && ba ? "cut both ways" : ab ? `cut ${a}→${b}` : ba ? `cut ${b}→${a}` : "working";
+    this.kind = "link";
+    this.target = `${a}|${b}`;
+    const act = (c) => () => {
+      this.ctx.command(c);
+      this.close();
+    };
+    this.box.replaceChildren(
+      this.header(`link ${a} — ${b}`, state),
+      el("div", { class: "pop-actions pop-grid" },
+        el("button", { type: "button", class: "btn-danger", "data-testid": "link-cut-both", text: `↔ cut both ways`, onclick: act({ type: "cut", src: a, dst: b, both: true }) }),
+        el("button", { type: "button", "data-testid": "link-cut-ab", text: `→ cut ${a}→${b} only`, onclick: act({ type: "cut", src: a, dst: b, both: false }) }),
+        el("button", { type: "button", "data-testid": "link-cut-ba", text: `← cut ${b}→${a} only`, onclick: act({ type: "cut", src: b, dst: a, both: false }) }),
+        el("button", { type: "button", class: "btn-primary", "data-testid": "link-heal", text: "heal this link", disabled: !(ab || ba), onclick: act({ type: "restore", src: a, dst: b, both: true }) })),
+      el("p", { class: "pop-note", text: "A partition (drag a server to another side) also blocks links; heal it from the Network panel." }));
+    attr(this.box, "data-testid", "link-menu");
+    this.place(at.x, at.y, 10);
+  }
+
+  openMessage(id, at) {
+    const m = this.ctx.store.findMessage(id);
+    if (!m || m.lost_at !== undefined) return;
+    this.kind = "message";
+    this.target = id;
+    const act = (c) => () => {
+      this.ctx.command(c);
+      this.close();
+    };
+    this.box.replaceChildren(
+      this.header(`${m.kind} m${m.id}`, `${m.from} → ${m.to}`),
+      el("p", { class: "pop-note", text: m.summary || "" }),
+      el("div", { class: "pop-actions" },
+        el("button", { type: "button", class: "btn-primary", "data-testid": "msg-deliver", text: "Deliver now", onclick: act({ type: "deliver", id: m.id }) }),
+        el("button", { type: "button", class: "btn-danger", "data-testid": "msg-drop", text: "Drop", onclick: act({ type: "drop", id: m.id }) })));
+    attr(this.box, "data-testid", "message-menu");
+    this.place(at.x, at.y, 12);
+  }
+}
