@@ -376,7 +376,76 @@ def _write(path: Path, text: str) -> None:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-SUBCOMMANDS: list[Callable[[Subparsers], None]] = [add_simulate, add_experiment]
+# ------------------------------------------------------------------- compare
+
+
+def add_compare(subparsers: Subparsers) -> None:
+    from raftviz.sim.compare import SCENARIOS
+
+    listed = "; ".join(f"{name}: {s['summary']}" for name, s in SCENARIOS.items())
+    p = subparsers.add_parser(
+        "compare",
+        help="run one scenario on Raft and on Multi-Paxos and compare them",
+        description="Run a workload plus fault script against Raft and Multi-Paxos with the "
+        "same seed; print messages per committed command, commit latency (median, p99) and "
+        f"the time without progress after a leader crash. Built-in scenarios: {listed}. "
+        "SCENARIO may also be a JSON file with the same fields (size, workload, duration, "
+        "script of {at, command}).",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="a built-in name or a JSON file")
+    p.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=1, metavar="S",
+                   help="seed shared by both runs (default 1)")
+    p.add_argument("--plot", type=Path, default=None, metavar="PATH",
+                   help="also write bar charts of the comparison to PATH (PNG)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(run=run_compare)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from raftviz.sim import compare
+
+    scenario = compare.load_scenario(args.scenario)
+    results = compare.compare(scenario, args.seed)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+    else:
+        print(f"scenario {args.scenario} (seed {args.seed})")
+        print(compare.format_table(results))
+    if args.plot is not None:
+        try:
+            compare.plot(results, args.plot, f"Raft vs Multi-Paxos: {args.scenario}")
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.plot}: {exc.strerror or exc}") from None
+        print(f"plot: {args.plot}")
+    return 0
+
+
+# ------------------------------------------------------------------- lessons
+
+
+def add_lessons(subparsers: Subparsers) -> None:
+    p = subparsers.add_parser(
+        "lessons",
+        help="lesson files: `lessons check [--run] [FILES]` validates them",
+        description="Work with lesson files.",
+    )
+    names = p.add_subparsers(title="lesson commands", metavar="NAME", parser_class=Parser)
+    # Listed for --help only: main() hands `lessons check ...` to the lesson checker itself.
+    names.add_parser("check", help="validate lesson files (with --run, also play them through)")
+    p.set_defaults(run=lambda args: _lessons_usage(p))
+
+
+def _lessons_usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+SUBCOMMANDS: list[Callable[[Subparsers], None]] = [
+    add_simulate,
+    add_experiment,
+    add_compare,
+    add_lessons,
+]
 
 
 def build_parser() -> Parser:
@@ -391,8 +460,14 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:2] == ["lessons", "check"]:
+        # The lesson checker parses its own arguments (including --help).
+        from raftviz.lessons import lessons_check_main
+
+        return lessons_check_main(words[2:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(words)
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if run is None:
         parser.error("give a command, e.g. simulate or experiment")

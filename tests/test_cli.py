@@ -159,3 +159,32 @@ def test_experiment_writes_csv_and_plot(tmp_path: Path) -> None:
     ]
     assert all(float(r[2]) > 0 for r in rows[1:])
     assert (tmp_path / "results" / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_prints_both_protocols_and_writes_a_plot(tmp_path: Path) -> None:
+    scenario = tmp_path / "short.json"
+    scenario.write_text(json.dumps({
+        "size": 3, "workload": {"rate": 50, "keys": 3}, "duration": 2000,
+        "script": [{"at": 800, "command": {"type": "crash", "node": "$leader"}}],
+    }))
+    plot = tmp_path / "cmp.png"
+    proc = raftviz("compare", scenario, "--seed", "3", "--plot", plot)
+    assert proc.returncode == 0, proc.stderr
+    assert "Raft" in proc.stdout and "Multi-Paxos" in proc.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    proc = raftviz("compare", scenario, "--json")
+    rows = json.loads(proc.stdout)
+    assert [r["protocol"] for r in rows] == ["raft", "paxos"]
+    assert all(r["committed"] > 0 and r["stall_after_crash"] > 0 for r in rows)
+    assert_clean_error(raftviz("compare", "no-such"), 1, "unknown scenario")
+
+
+def test_lessons_check_validates_the_real_folder_and_reports_bad_files(tmp_path: Path) -> None:
+    proc = raftviz("lessons", "check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 problem(s)" in proc.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: broken\ntitle: 3\n")
+    proc = raftviz("lessons", "check", bad)
+    assert proc.returncode == 1
+    assert "bad.yaml" in proc.stdout and "Traceback" not in proc.stderr
