@@ -12,6 +12,7 @@ process-local (Python's hash) and never leaves the process.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,8 +29,10 @@ class RaftLog:
     def __init__(self, entries: list[LogEntry] | tuple[LogEntry, ...] = ()) -> None:
         self._chunks: list[tuple[LogEntry, ...]] = []
         self._tail: list[LogEntry] = []
-        self._dchunks: list[tuple[int, ...]] = []
-        self._dtail: list[int] = []
+        # Digests are packed 64-bit integers (8 bytes each, not a 36-byte int object apiece);
+        # full chunks are never modified again, so checkpoints share them.
+        self._dchunks: list[array[int]] = []
+        self._dtail: array[int] = array("q")
         self._len = 0
         # Counts entries removed by conflict truncation; the checkers use it to catch a leader
         # that deletes from its own log (Leader Append-Only).
@@ -89,9 +92,9 @@ class RaftLog:
         self._len += 1
         if len(self._tail) == CHUNK:
             self._chunks.append(tuple(self._tail))
-            self._dchunks.append(tuple(self._dtail))
+            self._dchunks.append(self._dtail)
             self._tail = []
-            self._dtail = []
+            self._dtail = array("q")
 
     def truncate_from(self, index: int) -> None:
         """Delete the entry at ``index`` and all that follow it (Fig. 2, AppendEntries 3)."""
@@ -105,7 +108,7 @@ class RaftLog:
         c, off = divmod(keep, CHUNK)
         if c < len(self._chunks):
             self._tail = list(self._chunks[c][:off])
-            self._dtail = list(self._dchunks[c][:off])
+            self._dtail = array("q", self._dchunks[c][:off])
             del self._chunks[c:]
             del self._dchunks[c:]
         else:
@@ -144,7 +147,7 @@ class RaftLog:
         copy._chunks = list(self._chunks)  # full chunks are immutable: shared
         copy._tail = list(self._tail)
         copy._dchunks = list(self._dchunks)
-        copy._dtail = list(self._dtail)
+        copy._dtail = array("q", self._dtail)
         copy._len = self._len
         copy.truncations = self.truncations
         copy.changed_from = self.changed_from

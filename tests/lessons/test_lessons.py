@@ -21,7 +21,8 @@ from tests.lessons.helpers import frozen
 
 LESSONS, ERRORS = load_lessons(LESSONS_FOLDER)
 BY_ID = {lesson.id: lesson for lesson in LESSONS}
-ARTICLE = Path("/work/shared/seed/consensus-article.txt")
+# CI lays a copy of shared/ beside the clone; developers have it beside the work tree.
+ARTICLE = Path(__file__).resolve().parents[3] / "shared" / "seed" / "consensus-article.txt"
 
 
 def test_every_lesson_file_loads() -> None:
