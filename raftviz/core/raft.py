@@ -447,17 +447,10 @@ class RaftNode:
             self._reset_election_timer(now)
 
     def _clear_leader_state(self) -> None:
-        for request_id_owner in self.pending_writes.values():
-            client, request_id = request_id_owner
-            self._send(
-                ClientReply(self.id, client, 0, request_id, False, error="leadership lost")
-            )
+        for client, request_id in self.pending_writes.values():
+            self._refuse_client(client, request_id, "leadership lost")
         for read in self.pending_reads:
-            self._send(
-                ClientReply(
-                    self.id, read.client, 0, read.request_id, False, error="leadership lost"
-                )
-            )
+            self._refuse_client(read.client, read.request_id, "leadership lost")
         self.pending_writes = {}
         self.pending_reads = []
         self.next_index = {}
@@ -518,28 +511,18 @@ class RaftNode:
     def _on_append_entries(self, msg: AppendEntries, now: float) -> None:
         """Fig. 2, AppendEntries receiver 1-5."""
         if msg.term < self.current_term:
-            self._event(
-                "append_rejected",
+            self._refuse_append(
+                msg,
                 f"{self.id} rejected AppendEntries from {msg.src}: its term {msg.term} is older "
                 f"than {self.current_term}",
-            )
-            self._send(
-                AppendEntriesReply(
-                    self.id, msg.src, self.current_term, False, reject_index=msg.prev_log_index
-                )
             )
             return
         if self.role is Role.LEADER:
             # Two leaders in one term: only possible in the no-majority teaching mode.
-            self._event(
-                "append_rejected",
+            self._refuse_append(
+                msg,
                 f"{self.id} is itself leader of term {self.current_term} and rejected "
                 f"AppendEntries from {msg.src}, another leader of the same term",
-            )
-            self._send(
-                AppendEntriesReply(
-                    self.id, msg.src, self.current_term, False, reject_index=msg.prev_log_index
-                )
             )
             return
         if self.role is not Role.FOLLOWER:
@@ -586,6 +569,15 @@ class RaftNode:
         self._send(
             AppendEntriesReply(
                 self.id, msg.src, self.current_term, True, match_index=last_new, seq=msg.seq
+            )
+        )
+
+    def _refuse_append(self, msg: AppendEntries, why: str) -> None:
+        """Fig. 2, AppendEntries receiver 1: refuse a leader we do not follow, with our term."""
+        self._event("append_rejected", why)
+        self._send(
+            AppendEntriesReply(
+                self.id, msg.src, self.current_term, False, reject_index=msg.prev_log_index
             )
         )
 
@@ -684,17 +676,7 @@ class RaftNode:
             self._send(ClientReply(self.id, msg.src, 0, msg.request_id, True, result))
             return
         if self.role is not Role.LEADER:
-            self._send(
-                ClientReply(
-                    self.id,
-                    msg.src,
-                    0,
-                    msg.request_id,
-                    False,
-                    error="not the leader",
-                    leader_hint=self.leader_id,
-                )
-            )
+            self._refuse_client(msg.src, msg.request_id, "not the leader", self.leader_id)
             return
         if cmd.op is Op.GET and msg.read_mode is not ReadMode.LOG:
             self._start_read(msg, now)
@@ -726,30 +708,11 @@ class RaftNode:
         if msg.read_mode is ReadMode.LEASE:
             if not self.settings.check_quorum:
                 # Without CheckQuorum, followers vote for others while the lease runs.
-                self._send(
-                    ClientReply(
-                        self.id,
-                        msg.src,
-                        0,
-                        msg.request_id,
-                        False,
-                        error="lease reads need CheckQuorum on",
-                        leader_hint=self.id,
-                    )
-                )
+                why = "lease reads need CheckQuorum on"
+                self._refuse_client(msg.src, msg.request_id, why, self.id)
                 return
             if now >= self.lease_until:
-                self._send(
-                    ClientReply(
-                        self.id,
-                        msg.src,
-                        0,
-                        msg.request_id,
-                        False,
-                        error="no valid lease",
-                        leader_hint=self.id,
-                    )
-                )
+                self._refuse_client(msg.src, msg.request_id, "no valid lease", self.id)
                 return
             read.seq = 0  # the lease stands in for the round
         self.pending_reads.append(read)
@@ -818,6 +781,13 @@ class RaftNode:
 
     def _send(self, msg: Message) -> None:
         self._messages.append(msg)
+
+    def _refuse_client(
+        self, client: str, request_id: int, error: str, hint: str | None = None
+    ) -> None:
+        """Answer a client with an error (and where the leader is, when known)."""
+        reply = ClientReply(self.id, client, 0, request_id, False, error=error, leader_hint=hint)
+        self._send(reply)
 
     def _event(self, kind: str, text: str, **data: Any) -> None:
         self._events.append(Event(self.id, kind, text, data))
