@@ -13,6 +13,7 @@ Raft) and the round of the ballot that first proposed it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +24,7 @@ from raftviz.core.messages import Immutable, LogEntry, Message
 _NODE_ID = re.compile(r"(.*?)(\d*)")
 
 
+@functools.lru_cache(maxsize=256)  # ballots are compared on every message; ids are few
 def node_order(node: str) -> tuple[str, int]:
     """Deterministic node order for ballot ties: by name, numbers compared as numbers (n2 < n10)."""
     match = _NODE_ID.fullmatch(node)
