@@ -241,7 +241,9 @@ class PaxosUnderFaults(RaftUnderFaults):
 
 
 SETTINGS = settings(
-    settings(),  # the active profile decides how many examples (more in CI)
+    settings(),
+    # 60 runs of 40 steps: thousands of random steps per protocol, in well under a minute each.
+    max_examples=min(settings().max_examples, 60),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
