@@ -20,10 +20,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from raftviz.sim.cluster import MAX_NODES, ClusterConfig, CommandError
 from raftviz.sim.history import CONDITIONS, MAX_TRACE_TIME, History, config_from_json
+
+if TYPE_CHECKING:
+    from raftviz.classroom import Classroom
+    from raftviz.lessons import LessonRunner
 
 DEFAULT_SPEED = 0.05
 MIN_SPEED = 0.001
@@ -127,6 +131,7 @@ class Connection:
     sid: str
     bucket: TokenBucket
     frames: FrameState = field(default_factory=FrameState)
+    follower: bool = False  # a classroom student: gets the classroom's shared frames instead
 
 
 def _condition_names() -> str:
@@ -155,6 +160,9 @@ class Session:
         self.used = False  # any event accepted yet
         self.played_until = now  # real time up to which playback has advanced the run
         self.connections: dict[str, Connection] = {}
+        self.classroom: Classroom | None = None  # students following this session
+        # A guided lesson (raftviz/web/lesson_events.py); while it runs, history is its History.
+        self.lesson: LessonRunner | None = None
 
     # --------------------------------------------------------------- status
 
@@ -188,19 +196,30 @@ class Session:
         """Every page must be sent a full frame next (after a jump back, reset or import)."""
         for conn in self.connections.values():
             conn.frames.full = True
+        if self.classroom is not None:
+            self.classroom.frames.full = True
 
     # ------------------------------------------------------------- commands
 
-    def command(self, data: Any) -> None:
-        """Apply one command object (docs/commands.md); CommandError changes nothing."""
+    def command(self, data: Any) -> list[str]:
+        """Apply one command object (docs/commands.md); CommandError changes nothing.
+
+        During a lesson the command goes through the lesson, so tasks done on the canvas
+        count; returns the lesson tasks it completed.
+        """
         # Commands past the cursor are dropped when this one forks history.
         if self.history.cursor >= self.limits.max_commands:
             raise CommandError(
                 f"this run has recorded {self.limits.max_commands} commands, the most a session "
                 "keeps; reset, or seek back and carry on from there"
             )
-        self.history.apply_json(data)
+        completed: list[str] = []
+        if self.lesson is not None:
+            completed = self.lesson.on_learner_command(data)
+        else:
+            self.history.apply_json(data)
         self._bound_memory()
+        return completed
 
     # ---------------------------------------------------------- time control
 
@@ -306,6 +325,7 @@ class Session:
         config = ClusterConfig() if config_json is None else config_from_json(config_json)
         self._check_config(config)
         self.history = History(config)
+        self.lesson = None
         self.playing = False
         self.need_full_frames()
 
@@ -331,6 +351,7 @@ class Session:
         history = History.import_trace(data)
         self._check_config(history.config)
         self.history = history
+        self.lesson = None
         self.playing = False
         self._bound_memory()
         self.need_full_frames()
@@ -416,9 +437,10 @@ class SessionManager:
             self._sessions[new_token] = session
             return session
 
-    def attach(self, sid: str, session: Session) -> Connection:
+    def attach(self, sid: str, session: Session, follower: bool = False) -> Connection:
         """Register socket ``sid`` as a page of ``session``; its first frame will be full."""
         conn = Connection(sid, TokenBucket(self.limits.rate, self.limits.burst, self.clock()))
+        conn.follower = follower
         with self._lock:
             session.connections[sid] = conn
             self._by_sid[sid] = session
@@ -435,6 +457,12 @@ class SessionManager:
                 session.playing = False
                 session.touch(self.clock())
             return session
+
+    def discard(self, session: Session) -> None:
+        """Forget a session no page holds any more (a page left it to join a classroom)."""
+        with self._lock:
+            if not session.connections:
+                self._sessions.pop(session.token, None)
 
     def connection(self, sid: str) -> tuple[Session, Connection] | None:
         session = self._by_sid.get(sid)

@@ -22,8 +22,10 @@ from socketio.packet import Packet
 
 from raftviz.sessions import Limits, SessionLock, SessionManager
 from raftviz.sim.cluster import ClusterConfig
+from raftviz.web.classroom_events import ClassroomEvents
 from raftviz.web.events import MAX_TRACE_PAYLOAD, EventHandlers
 from raftviz.web.hello import FRAME_HZ, page_defaults
+from raftviz.web.lesson_events import LessonEvents
 from raftviz.web.playback import Playback, offloader
 from raftviz.web.routes import register_routes
 
@@ -163,6 +165,8 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
         run_task=cfg.playback_task,
     )
     handlers = EventHandlers(socketio, manager, playback)
+    LessonEvents(handlers).install()
+    ClassroomEvents(handlers).install()
     handlers.register()
     register_routes(
         app, manager, playback, static_version(), page_defaults(manager.config, limits)

@@ -183,6 +183,14 @@ class EventHandlers:
             "trace_import": (MAX_TRACE_PAYLOAD, False, self.trace_import),
             "resync": (MAX_PAYLOAD, True, self.resync),
         }
+        # Called after a command during a lesson (the lesson events send the new state).
+        self.after_lesson_command: Callable[[Session], None] | None = None
+        # Classrooms (raftviz/web/classroom_events.py): refuse an event from a read-only
+        # member (returns the error), attach a socket that connects to join a classroom, and
+        # hear when a member's socket leaves.
+        self.guard: Callable[[Session, Connection, str], str | None] | None = None
+        self.connect_follower: Callable[[str, dict[str, Any]], None] | None = None
+        self.on_leave: Callable[[Session, str], None] | None = None
 
     def register(self) -> None:
         sio = self.socketio
@@ -206,6 +214,9 @@ class EventHandlers:
         sid = request.sid  # type: ignore[attr-defined]
         if self.manager.connection(sid) is not None:
             return error("already connected")  # a client sent an event named "connect"
+        if self.connect_follower is not None and isinstance(auth, dict) and "join" in auth:
+            self.connect_follower(sid, auth)
+            return None
         token = auth.get("session") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN:
             token = None
@@ -233,7 +244,10 @@ class EventHandlers:
 
     def on_disconnect(self, *args: Any) -> None:
         try:
-            self.manager.detach(request.sid)  # type: ignore[attr-defined]
+            sid = request.sid  # type: ignore[attr-defined]
+            session = self.manager.detach(sid)
+            if session is not None and self.on_leave is not None:
+                self.on_leave(session, sid)
         except Exception:
             log.exception("disconnect failed")
 
@@ -257,6 +271,9 @@ class EventHandlers:
                     f"unknown event {_short(event)}; events are {', '.join(self.events)}"
                 )
             limit, optional, handler = spec
+            refused = None if self.guard is None else self.guard(session, conn, event)
+            if refused is not None:
+                return error(refused)
             data = payload_of(event, args, limit, optional)
             session.used = True
             return handler(session, conn, data)
@@ -291,10 +308,13 @@ class EventHandlers:
         command = _object(data, "command", "command")
 
         def apply() -> Ack:
-            session.command(command)
-            return ok()
+            completed = session.command(command)
+            return ok(completed=completed) if session.lesson is not None else ok()
 
-        return self._act(session, apply)
+        result = self._act(session, apply)
+        if session.lesson is not None and self.after_lesson_command is not None:
+            self.after_lesson_command(session)
+        return result
 
     def player(self, session: Session, conn: Connection, data: dict[str, Any]) -> Ack:
         req = parse_player(data)

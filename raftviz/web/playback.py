@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from flask_socketio import SocketIO
 
-from raftviz.sessions import Connection, Session, SessionManager
+from raftviz.sessions import Connection, FrameState, Session, SessionManager
 from raftviz.web.frames import build_frame
 
 log = logging.getLogger(__name__)
@@ -81,14 +81,40 @@ class Playback:
     # ---------------------------------------------------------------- frames
 
     def send_frames(self, session: Session, conns: list[Connection] | None = None) -> None:
-        """Queue the next frame for each page of ``session``; the caller holds its lock."""
+        """Queue the next frame for each page of ``session``; the caller holds its lock.
+
+        Classroom students (followers) share one delta stream: it is built once and broadcast
+        to the classroom's room. A follower named in ``conns`` (it just joined, or asked to
+        resync) gets the room brought up to date first, then a full frame of its own, so the
+        next shared delta applies on top of what it holds.
+        """
         targets = list(session.connections.values()) if conns is None else conns
         player = session.player_state()
         cluster = session.history.cluster
+        followers = []
         for conn in targets:
+            if conn.follower:
+                followers.append(conn)
+                continue
             frame = build_frame(cluster, conn.frames, player)
             self.socketio.emit("frame", frame, to=conn.sid)
             self.frames += 1
+        room = session.classroom
+        if room is not None and (conns is None or followers):
+            # A catch-up needs no room frame when nothing changed since the last one (a wave
+            # of students joining a paused cluster would otherwise cost n^2 frames).
+            h = session.history
+            key = (id(h), h.cursor, h.now, tuple(player.values()))
+            if conns is None or room.frames.full or key != room.sent_key:
+                frame = build_frame(cluster, room.frames, player)
+                self.socketio.emit("frame", frame, to=room.room)
+                room.sent_key = key
+                self.frames += 1
+        if conns is not None:
+            for conn in followers:
+                conn.frames = FrameState()
+                self.socketio.emit("frame", build_frame(cluster, conn.frames, player), to=conn.sid)
+                self.frames += 1
 
     # ------------------------------------------------------------------ task
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template
+from flask import Flask, Response, jsonify, redirect, render_template, request
 
 from raftviz.sessions import SessionManager
 from raftviz.web.playback import Playback
@@ -27,9 +27,10 @@ def register_routes(
 ) -> None:
     @app.get("/")
     def index() -> Any:
-        if manager.full:
+        student = bool(request.args.get("join"))  # a classroom student needs no session
+        if manager.full and not student:
             playback.expire()
-        if manager.full:
+        if manager.full and not student:
             body = render_template(
                 "server_full.html",
                 max_sessions=manager.limits.max_sessions,
@@ -38,6 +39,12 @@ def register_routes(
             return body, 503, {"Retry-After": "60", "Cache-Control": "no-store"}
         body = render_template("index.html", version=version, defaults=defaults)
         return body, 200, {"Cache-Control": "no-store"}
+
+    @app.get("/join/<code>")
+    def join(code: str) -> Any:
+        """A classroom link: the lab page as a student of classroom ``code``."""
+        clean = "".join(ch for ch in code.upper() if ch.isascii() and ch.isalnum())[:16]
+        return redirect(f"/?join={clean}", code=302)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -31,7 +31,10 @@ function storeToken(token) {
  */
 export function connect(handlers) {
   onError = handlers.error || onError;
-  socket = io({ auth: { session: storedToken() }, transports: ["websocket", "polling"] });
+  // A student's page (`/?join=CODE`) follows a classroom and has no cluster of its own.
+  const join = joinCode();
+  const auth = join ? { join } : { session: storedToken() };
+  socket = io({ auth, transports: ["websocket", "polling"] });
   socket.on("connect", () => handlers.status("connected", "ok"));
   socket.on("disconnect", (reason) => {
     // The server ends idle sessions; socket.io-client then does not reconnect by itself.
@@ -43,7 +46,7 @@ export function connect(handlers) {
     handlers.status(text === "server full" ? "server full: try again later" : `offline: ${text}`, "bad");
   });
   socket.on("hello", (data) => {
-    if (data && typeof data.session === "string") {
+    if (data && typeof data.session === "string" && !join) {
       storeToken(data.session);
       socket.auth = { session: data.session }; // a reconnect gets the same cluster back
     }
@@ -51,6 +54,12 @@ export function connect(handlers) {
   });
   socket.on("frame", (frame) => handlers.frame(frame));
   return socket;
+}
+
+/** The classroom code of `/?join=CODE` (letters and digits only), or "". */
+export function joinCode() {
+  const code = new URLSearchParams(location.search).get("join") || "";
+  return /^[A-Za-z0-9-]{4,16}$/.test(code) ? code.toUpperCase() : "";
 }
 
 /** Connect again after the server ended the session: a new cluster and a new token. */

@@ -4,7 +4,7 @@
 // when a new frame arrived and animates the canvas every display frame in between.
 
 import { SimClock } from "./clock.js";
-import { api, connect, reconnect } from "./connection.js";
+import { api, connect, joinCode, reconnect } from "./connection.js";
 import { attr, byId, el, text } from "./dom.js";
 import { byNodeId, ms } from "./format.js";
 import { Menus } from "./menus.js";
@@ -12,12 +12,15 @@ import { Share } from "./share.js";
 import { Store } from "./store.js";
 import { toast } from "./toast.js";
 import * as cluster from "./views/cluster.js";
+import * as classroom from "./views/classroom.js";
 import * as controls from "./views/controls.js";
 import * as data from "./views/data.js";
 import * as inspector from "./views/inspector.js";
+import * as lesson from "./views/lesson.js";
 import * as logs from "./views/logs.js";
 import * as metrics from "./views/metrics.js";
 import * as narration from "./views/narration.js";
+import * as paxos from "./views/paxos.js";
 import * as safety from "./views/safety.js";
 import * as timeline from "./views/timeline.js";
 
@@ -161,6 +164,22 @@ cluster.mount(clusterSvg, {
   movePartition,
 });
 cluster.legend(byId("legend"));
+paxos.mount({
+  snapshot: () => store.snapshot,
+  reset: (config) => {
+    store.select(null);
+    return api.reset(config);
+  },
+  legend: (box, on) => cluster.legend(box, on),
+});
+{
+  // Paxos has no ReadIndex or lease reads: the server menu disables them while it runs.
+  const openNode = menus.openNode.bind(menus);
+  menus.openNode = (id, focus) => {
+    openNode(id, focus);
+    paxos.adaptMenu(byId("popover"), store.snapshot);
+  };
+}
 
 const logsRoot = byId("logs");
 logs.mount(logsRoot, { select, isSelected, scale, selection: () => store.selected });
@@ -247,6 +266,7 @@ function renderAll() {
   timed("logs", () => logs.render(logsRoot, snap));
   timed("timeline", () => timeline.render(null, snap));
   timed("controls", () => controls.render(null, snap));
+  timed("paxos", () => paxos.render(null, snap));
   timed("safety", () => safety.render(panes.safety, snap));
   timed("narration", () => narration.render(narrationRoot, snap));
   if (activeTab === "inspect") timed("inspector", () => inspector.render(panes.inspect, snap));
@@ -291,7 +311,7 @@ byId("btn-reconnect").addEventListener("click", () => {
   reconnect();
 });
 
-connect({
+const socket = connect({
   status: (message, kind) => {
     if (kind === "ok") byId("expired").hidden = true;
     setStatus(message, kind);
@@ -317,8 +337,11 @@ connect({
       urlApplied = true;
       share.applyUrl();
     }
+    lesson.onFrame(store.snapshot);
   },
 });
+lesson.mount({ socket, time: () => store.snapshot?.time ?? null });
+classroom.mount({ socket, joining: Boolean(joinCode()) });
 
 // ------------------------------------------------------------------ keyboard
 
@@ -410,7 +433,7 @@ if (Number.isInteger(maxNodes)) byId("cfg-size").max = String(maxNodes);
 
 // A hidden tab keeps no one watching: pause the player; resuming is the user's choice.
 document.addEventListener("visibilitychange", () => {
-  if (document.hidden && store.snapshot?.player?.playing) {
+  if (document.hidden && store.snapshot?.player?.playing && !classroom.following()) {
     player("pause");
     toast("Paused because the tab was hidden. Press space to play.", "info", 6000);
   }

@@ -8,6 +8,7 @@
 
 import { attr, el, keyed, svg, text } from "../dom.js";
 import { byNodeId } from "../format.js";
+import * as paxos from "./paxos.js";
 
 const DRAG_START_PX = 6;
 const TWEEN_MS = 220;
@@ -203,11 +204,17 @@ class ClusterView {
       attr(g, "data-state", state);
       attr(g, "data-term", n.term);
       const parts = g.parts;
-      let roleWord = ROLE_WORD[role] || role;
+      const px = paxos.isPaxos(snap);
+      const fullWord = px ? paxos.roleWord(n, snap) : ROLE_WORD[role] || role;
+      let roleWord = px && snap.nodes.length > 5 ? paxos.roleWordShort(n, snap) : fullWord;
       if (state === "paused") roleWord = `PAUSED · ${roleWord}`;
       text(parts.role, roleWord);
+      if (px) attr(g, "data-paxos-role", fullWord.split(" ")[0].toLowerCase());
       let detail = `term ${n.term}`;
-      if (role === "candidate" || role === "pre-candidate") {
+      if (px) {
+        detail = paxos.detail(n);
+        if (role === "candidate" && n.state !== "crashed") detail += ` · ${(n.votes || []).length}/${majority} promises`;
+      } else if (role === "candidate" || role === "pre-candidate") {
         detail += ` · ${(n.votes || []).length}/${majority} votes`;
       } else if (role === "leader") {
         // Not the lease's milliseconds: a label changing every frame costs a relayout of the
@@ -219,8 +226,8 @@ class ClusterView {
       text(parts.term, detail);
       text(parts.inbox, state === "paused" && n.inbox ? `${n.inbox} waiting` : "");
       parts.track.style.display = state === "crashed" || role === "leader" ? "none" : "";
-      text(parts.title, `${n.id}: ${roleWord}, term ${n.term}${n.voted_for ? `, voted for ${n.voted_for}` : ""}. Click for actions, drag to partition.`);
-      attr(g, "aria-label", `${n.id}, ${roleWord}, term ${n.term}`);
+      text(parts.title, px ? `${n.id}: ${fullWord}, ${paxos.detail(n)}. Click for actions, drag to partition.` : `${n.id}: ${roleWord}, term ${n.term}${n.voted_for ? `, voted for ${n.voted_for}` : ""}. Click for actions, drag to partition.`);
+      attr(g, "aria-label", px ? `${n.id}, ${fullWord}, ${paxos.detail(n)}` : `${n.id}, ${roleWord}, term ${n.term}`);
       this.renderPips(g, n, snap);
     });
     this.nodes = this.gNodes.__keyed;
@@ -416,6 +423,10 @@ class ClusterView {
       append: v("--k-append", "#2f5fd0"),
       vote: v("--k-vote", "#c05a0c"),
       client: v("--k-client", "#0b8a63"),
+      prepare: v("--k-prepare", "#c05a0c"),
+      accept: v("--k-accept", "#6d28d9"),
+      learn: v("--k-learn", "#0b8a63"),
+      nack: v("--k-nack", "#c62828"),
       danger: v("--danger", "#c62828"),
       timer: v("--timer", "#8d99ab"),
       late: v("--candidate", "#b45309"),
@@ -635,7 +646,9 @@ class ClusterView {
     const color = this.colors[look.family] || this.colors.append;
     const size = (look.heartbeat ? 4.5 : 7) * s;
     g.beginPath();
-    if (look.family === "vote") {
+    if (look.shape) {
+      paxos.tracePath(g, look.shape, x, y, size);
+    } else if (look.family === "vote") {
       const d = size * 1.35;
       g.moveTo(x, y - d);
       g.lineTo(x + d, y);
@@ -654,6 +667,7 @@ class ClusterView {
     g.globalAlpha = look.doomed ? 0.75 : 1;
     g.fill();
     g.stroke();
+    if (look.nack) paxos.drawNackMark(g, x, y, size, color);
     if (selected) {
       g.setLineDash([]);
       g.lineWidth = 2;
@@ -789,6 +803,8 @@ class ClusterView {
 
 /** How a message is drawn, decided once when it first appears. */
 function lookOf(m) {
+  const px = paxos.lookOf(m);
+  if (px) return px;
   const family = (KIND_CLASS[m.kind] || "k-append").slice(2);
   return {
     family,
@@ -866,7 +882,13 @@ export function columns(root) {
 }
 
 /** A tiny legend of message shapes, built once. */
-export function legend(box) {
+export function legend(box, paxosOn = false) {
+  if (paxosOn) {
+    box.replaceChildren(...paxos.legendItems());
+    box.dataset.protocol = "paxos";
+    return;
+  }
+  box.dataset.protocol = "raft";
   const item = (cls, shape, label) => el("span", { class: "legend-item" },
     svgIcon(cls, shape), el("span", { text: label }));
   box.replaceChildren(

@@ -3,6 +3,7 @@
 
 import { attr, el, keyed, text } from "../dom.js";
 import { byNodeId, ms } from "../format.js";
+import * as paxos from "./paxos.js";
 
 function nodeRows(n) {
   const rows = [
@@ -42,7 +43,7 @@ function messageRows(snap, m) {
   return [
     ["kind", m.kind],
     ["from → to", `${m.from} → ${m.to}`],
-    ["term", m.term],
+    [snap.protocol === "paxos" ? "ballot round" : "term", m.term],
     ["payload", m.summary || ""],
     ["sent", ms(m.sent)],
     ["arrives", ms(m.deliver)],
@@ -93,11 +94,12 @@ class Inspector {
         attr(this.chip, "class", `role-chip role-${n.role} state-${n.state}`);
         text(this.chip, n.state === "paused" ? `paused · ${role}` : role);
         text(this.title, n.id);
-        rows = nodeRows(n);
+        rows = paxos.isPaxos(snap) ? paxos.inspectorRows(n, snap, ms) : nodeRows(n);
+        if (paxos.isPaxos(snap)) text(this.chip, n.state === "crashed" ? "crashed" : paxos.roleWord(n, snap).replace(/ \(.*\)$/, "").toLowerCase());
         actionsKey = `node:${n.id}:${n.state}`;
         buildActions = () => this.ctx.nodeActions(n.id);
         const ls = n.leader_state;
-        if (ls) {
+        if (ls?.next_index) {
           peers = Object.keys(ls.next_index || {}).sort(byNodeId).map((p) => ({
             p, next: ls.next_index[p], match: ls.match_index?.[p] ?? 0, lag: ls.lag?.[p] ?? 0,
           }));

@@ -7,6 +7,7 @@
 // On each follower's row the leader's next_index and match_index for it are marked.
 
 import { attr, el, svg, text, toggleClass } from "../dom.js";
+import * as paxos from "./paxos.js";
 
 const TERM_HUES = 8;
 
@@ -34,8 +35,13 @@ class LogsView {
       el("span", { class: "lg lg-uncommitted", text: "not committed yet" }),
       el("span", { class: "lg lg-conflict", text: "not in leader's log" }),
       el("span", { class: "lg lg-marker", text: "▸next ✓match: leader's view" }));
+    this.paxosLegend = el("div", { class: "logs-legend paxos-legend", hidden: true, "data-testid": "paxos-log-legend" },
+      el("span", { class: "lg lg-chosen", text: "✓ chosen (learned)" }),
+      el("span", { class: "lg lg-accepted", text: "accepted, not known chosen" }),
+      el("span", { class: "lg lg-marker", text: "b3 = accepted at ballot round 3" }));
+    this.raftLegend = legend;
     this.title = el("h2", { text: "Logs" });
-    this.root.append(el("div", { class: "logs-head" }, this.title, legend, this.followBtn));
+    this.root.append(el("div", { class: "logs-head" }, this.title, legend, this.paxosLegend, this.followBtn));
     this.labels = el("div", { class: "logs-labels" });
     this.svg = svg("svg", { class: "logs-svg", "aria-hidden": "true" });
     this.inner = el("div", { class: "logs-inner" }, this.svg);
@@ -89,7 +95,7 @@ class LogsView {
     const ls = lead?.leader_state;
     const sig = [this.fs, lead?.id, ls && JSON.stringify([ls.next_index, ls.match_index]),
       JSON.stringify(this.ctx.selection?.() ?? null),
-      ...snap.nodes.map((n) => `${n.id}:${n.log_start}:${(n.log || []).length}:${n.log_length}:${n.commit_index}:${n.diverge_from}:${n.role}:${n.state}:${n.log_from}`)].join("|");
+      ...snap.nodes.map((n) => `${n.id}:${n.log_start}:${(n.log || []).length}:${n.log_length}:${n.commit_index}:${n.diverge_from}:${n.role}:${n.state}:${n.log_from}:${(n.paxos?.chosen || []).join(",")}:${n.paxos?.phase ?? ""}`)].join("|");
     if (sig === this.sig && !snap.full) return;
     this.sig = sig;
     this.draw();
@@ -134,7 +140,13 @@ class LogsView {
     const height = head + nodes.length * rh + 2;
     this.inner.style.width = `${width}px`;
     this.inner.style.height = `${height}px`;
-    text(this.title, maxLen ? `Logs · ${maxLen} ${maxLen === 1 ? "entry" : "entries"}` : "Logs · empty");
+    const px = paxos.isPaxos(snap);
+    this.paxosOn = px;
+    this.raftLegend.hidden = px;
+    this.paxosLegend.hidden = !px;
+    if (px) text(this.title, maxLen ? `Slots · ${maxLen} (accepted values)` : "Slots · none yet");
+    else text(this.title, maxLen ? `Logs · ${maxLen} ${maxLen === 1 ? "entry" : "entries"}` : "Logs · empty");
+    attr(this.root, "data-protocol", px ? "paxos" : "raft");
 
     const sc = this.scroller;
     if (this.follow) {
@@ -204,6 +216,7 @@ class LogsView {
       [...this.labels.children].slice(1).forEach((b) => b.addEventListener("click", () => this.ctx.select("node", b.dataset.node)));
     }
     this.labels.firstChild.style.height = `${this.head}px`;
+    text(this.labels.firstChild, paxos.isPaxos(snap) ? "slot →" : "index →");
     nodes.forEach((n, i) => {
       const b = this.labels.children[i + 1];
       b.dataset.node = n.id;
@@ -218,8 +231,11 @@ class LogsView {
       attr(b, "class", `log-label role-${n.role} state-${n.state}${this.ctx.isSelected("node", n.id) ? " selected" : ""}`);
       text(b.children[0], n.id);
       const role = n.state === "crashed" ? "crashed" : n.state === "paused" ? `paused ${n.role}` : n.role;
-      text(b.children[1], n.id === leader?.id ? "★ leader" : role);
-      text(b.children[2], `commit ${n.commit_index}`);
+      const shown = paxos.isPaxos(snap) && n.id !== leader?.id && n.state !== "crashed"
+        ? `${n.state === "paused" ? "paused " : ""}${paxos.roleWord(n, snap).replace(/ \(.*\)$/, "").toLowerCase()}`
+        : role;
+      text(b.children[1], n.id === leader?.id ? "★ leader" : shown);
+      text(b.children[2], paxos.isPaxos(snap) ? `chosen ≤ ${n.commit_index}` : `commit ${n.commit_index}`);
       attr(b, "title", `${n.id}: ${role}, term ${n.term}, ${n.log_length} entries, commit index ${n.commit_index}`);
     });
   }
@@ -227,7 +243,10 @@ class LogsView {
   drawRow(row, n, first, count, offset, cw, rh) {
     const entries = n.log || [];
     const start = n.log_start || 1;
-    const last = lastIndex(entries);
+    const px = this.paxosOn;
+    const chosen = px ? paxos.chosenSet(n) : null;
+    const learned = px ? n.paxos?.chosen_values || {} : null;
+    const last = px ? Math.max(lastIndex(entries), ...chosen) : lastIndex(entries);
     while (row.cells.length < count) {
       const g = svg("g", { class: "cell" },
         svg("rect", { class: "cell-box", x: 2, y: 2, rx: 4 }),
@@ -240,8 +259,10 @@ class LogsView {
     const conflictFrom = n.diverge_from ?? Infinity;
     row.cells.forEach((g, k) => {
       const index = first + k;
-      const e = index >= start ? entryAt(entries, index) : null;
-      if (k >= count || index > last || (index >= start && !e)) {
+      let e = index >= start ? entryAt(entries, index) : null;
+      // Paxos: a slot learned through Learn without being accepted here still shows its value.
+      if (px && !e && learned[index] !== undefined) e = [index, "?", learned[index]];
+      if (k >= count || index > last || ((index >= start || px) && !e)) {
         g.style.display = "none";
         return;
       }
@@ -253,11 +274,21 @@ class LogsView {
       attr(box, "height", (fs * 2.0).toFixed(1));
       attr(term, "y", (3 + fs * 0.8).toFixed(1));
       attr(cmd, "y", (3 + fs * 1.65).toFixed(1));
-      if (index < start) {
+      if (index < start && !(px && e)) {
         attr(g, "class", "cell cell-unknown");
         text(term, "…");
         text(cmd, "");
         text(title, `index ${index}: not sent to this page`);
+        return;
+      }
+      if (px) {
+        const isChosen = paxos.isChosen(n, index, chosen);
+        attr(g, "class", `cell ${isChosen ? "cell-committed cell-chosen" : "cell-uncommitted cell-accepted"} term-${(Number(e[1]) || 0) % TERM_HUES}`);
+        attr(g, "data-index", index);
+        attr(g, "data-chosen", isChosen ? "true" : "false");
+        text(term, e[1] === "?" ? "✓ learned" : isChosen ? `✓ b${e[1]}` : `b${e[1]}`);
+        text(cmd, shorten(e[2], cw, this.fs));
+        text(title, `${n.id} slot ${index}: accepted ${e[2]} at ballot round ${e[1]} (${isChosen ? "chosen: this server learned it" : "accepted here, not known to be chosen yet"})`);
         return;
       }
       const committed = index <= (n.commit_index || 0);
