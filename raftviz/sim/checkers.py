@@ -137,6 +137,7 @@ class SafetyMonitor(Monitor):
         self.prev_term: dict[str, int] = {}
         self.prev_truncations: dict[str, int] = {}
         self.prev_commit: dict[str, int] = {}
+        self.seen: dict[str, tuple[int, Role, int, int, int]] = {}
 
     def observe(
         self, cluster: Cluster, hosts: list[NodeHost], events: tuple[Event, ...] = ()
@@ -148,6 +149,12 @@ class SafetyMonitor(Monitor):
                 self.prev_role[host.id] = Role.FOLLOWER
                 continue
             assert isinstance(node, RaftNode)
+            log = node.log
+            signature = (node.current_term, node.role, node.commit_index, log.last_index,
+                         log.truncations)
+            if log.changed_from > log.last_index and self.seen.get(node.id) == signature:
+                continue  # nothing an invariant looks at changed (a heartbeat, a stale reply)
+            self.seen[node.id] = signature
             self._check_term(cluster, node)
             self._check_log_matching(cluster, node)
             self._check_leader(cluster, node)
