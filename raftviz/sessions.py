@@ -374,6 +374,7 @@ class Session:
             cps = h.checkpoints
             h.checkpoints = cps[::2] if len(cps) % 2 else [*cps[::2], cps[-1]]
             h.checkpoint_every *= 2
+            h.checkpoint_events *= 2
 
 
 class SessionManager:

@@ -25,6 +25,9 @@ class Lock(Immutable):
     expires_at: float
 
 
+OK = Result(True)  # the answer to every plain success, shared (sessions keep one per client)
+
+
 class KVStateMachine:
     """Key-value store (SET, GET, DELETE, CAS) plus locks with fencing tokens."""
 
@@ -59,11 +62,11 @@ class KVStateMachine:
     def _execute(self, cmd: Command, now: float) -> Result:
         match cmd.op:
             case Op.NOOP:
-                return Result(True)
+                return OK
             case Op.SET:
                 assert cmd.value is not None
                 self.data[cmd.key] = cmd.value
-                return Result(True)
+                return OK
             case Op.GET:
                 return Result(True, self.data.get(cmd.key))
             case Op.DELETE:

@@ -58,9 +58,14 @@ class History:
         config: ClusterConfig,
         checkpoint_every: float = 1000.0,
         keep_history: bool = False,
+        checkpoint_events: int = 3000,
     ) -> None:
         self.config = config
         self.checkpoint_every = checkpoint_every
+        # A jump back replays from the checkpoint before it, and replay costs by the event, so
+        # checkpoints are spaced by events as well as by time: a busy cluster is not copied
+        # more often than every few thousand events (tens of milliseconds of replay).
+        self.checkpoint_events = checkpoint_events
         self.cluster = Cluster(config, keep_history=keep_history)
         self.log: list[Logged] = []
         self.cursor = 0
@@ -181,8 +186,9 @@ class History:
 
     def _maybe_checkpoint(self) -> None:
         last = self.checkpoints[-1]
-        if self.cluster.now >= last.time + self.checkpoint_every and (
-            self.cluster.events_processed > last.events
+        if (
+            self.cluster.now >= last.time + self.checkpoint_every
+            and self.cluster.events_processed >= last.events + self.checkpoint_events
         ):
             self.checkpoints.append(self._checkpoint_now())
 

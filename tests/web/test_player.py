@@ -36,7 +36,9 @@ def test_seek_back_shows_an_earlier_time_and_earlier_logs(tab: Page) -> None:
     tab.player(action="advance", ms=3000)
     late_length = tab.node(leader)["log_length"]
     assert late_length >= 2
-    assert tab.state["player"]["checkpoints"] > 1
+    # An idle cluster is checkpointed by events as well as time, so the start may be the only
+    # checkpoint here; the jump below then replays from it.
+    assert tab.state["player"]["checkpoints"] >= 1
 
     tab.player(action="seek", time=middle)
     assert tab.frames[-1]["full"] is True

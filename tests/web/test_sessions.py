@@ -99,11 +99,13 @@ def test_commands_per_session_are_capped_with_a_clear_error() -> None:
 def test_checkpoints_are_thinned_beyond_the_cap_and_seeking_back_still_works() -> None:
     manager = SessionManager(Limits(max_checkpoints=10), clock=FakeClock())
     session = manager.open(None)
+    session.history.checkpoint_events = 50  # an idle cluster: checkpoint about every second
     for _ in range(5):
         session.advance(10_000)
         assert len(session.history.checkpoints) <= 10
     assert session.history.checkpoints[0].time == 0
     assert session.history.checkpoint_every > 1000  # taken less often from now on
+    assert session.history.checkpoint_events > 50
     reference = History(config_from_json({}))
     reference.run_for(12_345)
     session.seek(12_345)
