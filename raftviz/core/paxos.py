@@ -184,6 +184,9 @@ class PaxosNode:
         self.pending_writes: dict[int, Waiter] = {}  # slot -> the client waiting for it
         # Learner state (volatile).
         self.chosen: dict[int, LogEntry] = {}
+        # Multi-Paxos: the ballot whose chosen prefix was last read, and how far (see
+        # _learn_accepted), so each heartbeat reads only the new slots.
+        self.learned_for: tuple[Ballot, int] = (NO_BALLOT, 0)
         self.commit_index = 0  # slots 1..commit_index are all chosen and known here
         self.last_applied = 0
         self.sm = KVStateMachine()
@@ -347,6 +350,7 @@ class PaxosNode:
             self._rival_seen(msg.ballot, f"its own acceptor accepted {msg.src}'s {msg.ballot}", now)
             if not self.basic:
                 self._follow(msg.src, msg.ballot, now)
+                self._learn_accepted(msg.ballot, msg.chosen_upto, msg.src)
 
     def _refuse(self, msg: PaxosMessage, refused: PaxosKind, slot: int = 0) -> None:
         """Paxos Made Simple, 2.2: an acceptor that ignores a request tells the proposer why."""
@@ -490,7 +494,12 @@ class PaxosNode:
         self.accepted_by[slot] = set()
         self.proposed_at[slot] = now
         for node in self._everyone():
-            self._send(Accept(self.id, node, self.ballot.round, self.ballot, slot, value))
+            self._send(self._accept_message(node, slot, value))
+
+    def _accept_message(self, node: str, slot: int, value: LogEntry) -> Accept:
+        """Phase 2(a); a Multi-Paxos leader also carries its chosen prefix, like Raft's commit."""
+        chosen_upto = 0 if self.basic else self.commit_index
+        return Accept(self.id, node, self.ballot.round, self.ballot, slot, value, chosen_upto)
 
     def _on_nack(self, msg: Nack, now: float) -> None:
         """Paxos Made Simple, 2.2: a proposer told of a higher ballot abandons its own."""
@@ -521,7 +530,9 @@ class PaxosNode:
             ballot=str(self.ballot),
         )
         self._learn(slot, value)
-        self._send_learn(slot, value)
+        if self.basic:
+            self._send_learn(slot, value)
+        # Multi-Paxos: learners hear it with the next Accept or heartbeat (chosen_upto).
 
     def _rival_seen(self, higher: Ballot, why: str, now: float) -> None:
         """Paxos Made Simple, 2.2: abandon a ballot once another proposer began a higher one."""
@@ -603,7 +614,7 @@ class PaxosNode:
             value = self.proposals[slot]
             for peer in self.peers:
                 if peer not in self.accepted_by[slot]:
-                    self._send(Accept(self.id, peer, self.ballot.round, self.ballot, slot, value))
+                    self._send(self._accept_message(peer, slot, value))
 
     def _broadcast_heartbeat(self, now: float) -> None:
         self.heartbeat_deadline = now + self.settings.heartbeat_interval
@@ -617,6 +628,7 @@ class PaxosNode:
             return
         self._rival_seen(msg.ballot, f"{msg.src} leads with the higher ballot {msg.ballot}", now)
         self._follow(msg.src, msg.ballot, now)
+        self._learn_accepted(msg.ballot, msg.chosen_upto, msg.src)
         if msg.chosen_upto > self.commit_index:
             self._send(
                 CatchUp(self.id, msg.src, msg.term, msg.ballot, self.commit_index + 1)
@@ -706,6 +718,36 @@ class PaxosNode:
         self.accepted_by.pop(slot, None)
         self.proposed_at.pop(slot, None)
         return True
+
+    def _learn_accepted(self, ballot: Ballot, chosen_upto: int, leader: str) -> None:
+        """Multi-Paxos: the leader of ``ballot`` says slots up to ``chosen_upto`` are chosen.
+
+        It proposed one value per slot at its ballot, so where this acceptor accepted at that
+        ballot, what it accepted is what was chosen. A slot it already knows is checked (two
+        values chosen for one slot is reported); a gap waits for a catch-up.
+        """
+        seen_ballot, done = self.learned_for
+        start = done + 1 if seen_ballot == ballot else 1
+        new: list[int] = []
+        slot = start - 1
+        for slot in range(start, chosen_upto + 1):
+            proposal = self.accepted.get(slot)
+            if proposal is not None and proposal.ballot == ballot:
+                if self._learn(slot, proposal.value, leader):
+                    new.append(slot)
+            elif slot not in self.chosen:
+                slot -= 1
+                break
+        self.learned_for = (ballot, max(slot, done if seen_ballot == ballot else 0))
+        if new:
+            self._event(
+                "learn",
+                f"{self.id} learned from {leader} that slots {_slot_list(new)} are chosen "
+                f"(the values it accepted at ballot {ballot})",
+                slot=new[-1],
+            )
+            while self.commit_index + 1 in self.chosen:
+                self.commit_index += 1
 
     def _send_learn(self, slot: int, value: LogEntry) -> None:
         for peer in self.peers:

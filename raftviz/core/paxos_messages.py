@@ -166,15 +166,22 @@ class Nack(PaxosMessage):
 
 @dataclass(frozen=True, slots=True)
 class Accept(PaxosMessage):
-    """Phase 2(a): "accept ``value`` in ``slot`` at ``ballot``"."""
+    """Phase 2(a): "accept ``value`` in ``slot`` at ``ballot``".
+
+    In Multi-Paxos the leader also says which slots it knows chosen (``chosen_upto``), as
+    Raft's leader sends its commit index: a follower that accepted those slots at this ballot
+    learns them without a separate Learn message.
+    """
 
     slot: int
     value: LogEntry
+    chosen_upto: int = 0
 
     KIND = PaxosKind.ACCEPT
 
     def summary(self) -> str:
-        return f"ballot {self.ballot}, slot {self.slot}: {self.value.command.describe()}"
+        chosen = f", chosen up to {self.chosen_upto}" if self.chosen_upto else ""
+        return f"ballot {self.ballot}, slot {self.slot}: {self.value.command.describe()}{chosen}"
 
 
 @dataclass(frozen=True, slots=True)

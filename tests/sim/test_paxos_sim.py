@@ -176,8 +176,9 @@ def test_compare_runs_both_protocols_on_one_scenario() -> None:
         assert r.committed > 250 and r.violations == 0
         assert r.stall_after_crash is not None and r.stall_after_crash > 150  # an election
         assert r.latency_median is not None and 20 < r.latency_median < 200
-    # Raft's leader piggybacks the commit index; Multi-Paxos also sends Learn messages.
-    assert raft.messages_per_command < paxos.messages_per_command
+    # Both leaders piggyback what is committed/chosen: about 2 messages per follower and command.
+    for r in (raft, paxos):
+        assert 8 <= r.messages_per_command < 12
     assert "Multi-Paxos" in format_table([raft, paxos])
     with pytest.raises(CommandError, match="unknown scenario"):
         load_scenario("no-such-scenario")
