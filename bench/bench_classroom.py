@@ -36,7 +36,7 @@ from typing import Any
 
 import websocket
 
-from tests.web.live_server import live_server
+from tests.live_server import live_server
 
 DEADLINE = 120.0  # seconds for the whole run, whatever happens
 

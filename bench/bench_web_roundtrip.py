@@ -25,7 +25,7 @@ from typing import Any
 import socketio
 
 from bench.bench_web_sessions import RawSession
-from tests.web.live_server import live_server
+from tests.live_server import live_server
 
 PACE = 1 / 25  # seconds between commands: under the 30/s rate limit
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import websocket
 
-from tests.web.live_server import live_server
+from tests.live_server import live_server
 
 TARGET_INTERVAL = 0.050
 # Extra app.py flags, e.g. RAFTVIZ_FLAGS="--async-mode threading".

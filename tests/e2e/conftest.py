@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.live_server import live_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OUT_DIR = REPO_ROOT / "out"
@@ -37,7 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-first-run",
 ]
-SERVER_START_TIMEOUT = 20.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -57,60 +55,15 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     """Start `app.py` (default async mode) on a free port; yield its base URL."""
-    port = _free_port()
     OUT_DIR.mkdir(exist_ok=True)
-    # A file, not a pipe: an unread pipe fills up and blocks the server once it logs enough.
-    log_path = OUT_DIR / "e2e-server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), "--host", "127.0.0.1"],
-            cwd=REPO_ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not _accepts(port):
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"app.py exited with {proc.returncode} before listening on port {port}:\n"
-                    + log_path.read_text(errors="replace"),
-                    pytrace=False,
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"app.py not listening on port {port} after {SERVER_START_TIMEOUT:.0f}s:\n"
-                    + log_path.read_text(errors="replace"),
-                    pytrace=False,
-                )
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with live_server(log_path=OUT_DIR / "e2e-server.log") as (url, _proc):
+            yield url
+    except RuntimeError as exc:  # the server did not start: show its log, not a traceback
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture

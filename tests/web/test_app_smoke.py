@@ -11,7 +11,7 @@ import pytest
 import socketio
 import websocket
 
-from .live_server import REPO_ROOT, live_server
+from tests.live_server import REPO_ROOT, live_server
 
 
 def _get(url: str) -> tuple[int, bytes]:

@@ -1,4 +1,4 @@
-"""Run ``app.py`` as a subprocess on a free port (for the smoke test and bench/bench_web_*.py).
+"""Run ``app.py`` as a subprocess on a free port (browser tests, smoke tests, web benchmarks).
 
 A separate process, so eventlet's monkey patching never happens in the caller. Output goes to a
 file under out/, not a pipe (an unread pipe fills up and blocks the server once it logs
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 20.0
 
 
@@ -61,7 +61,10 @@ def live_server(
                     f"app.py exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}"
                 )
             if time.monotonic() > deadline:
-                raise RuntimeError(f"app.py is not listening on port {port} after {START_TIMEOUT}s")
+                raise RuntimeError(
+                    f"app.py is not listening on port {port} after {START_TIMEOUT}s:\n"
+                    f"{log_path.read_text(errors='replace')}"
+                )
             time.sleep(0.05)
         yield f"http://127.0.0.1:{port}", proc
     except BaseException:
