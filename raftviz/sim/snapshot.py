@@ -172,7 +172,8 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
 def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, Any]:
     """A Paxos node in the same shape as a Raft node, plus a ``paxos`` block.
 
-    ``log`` holds what this acceptor accepted, slot by slot (``[slot, ballot round, command]``);
+    ``log`` holds what this acceptor accepted, slot by slot (``[slot, ballot round, command,
+    ballot]``, the full ballot as text, e.g. "3.n1");
     ``commit_index`` is the prefix of slots it knows to be chosen.
     """
     node = host.node
@@ -193,7 +194,9 @@ def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, An
     accepted = node.accepted if node is not None else persistent.accepted
     slots = sorted(s for s in accepted if s >= log_from)
     base["log"] = [
-        [s, accepted[s].ballot.round, accepted[s].value.command.describe()] for s in slots
+        [s, accepted[s].ballot.round, accepted[s].value.command.describe(),
+         str(accepted[s].ballot)]
+        for s in slots
     ]
     base["log_length"] = max(accepted, default=0)
     if node is None:

@@ -340,7 +340,7 @@ const socket = connect({
     lesson.onFrame(store.snapshot);
   },
 });
-lesson.mount({ socket, time: () => store.snapshot?.time ?? null });
+lesson.mount({ socket, time: () => store.snapshot?.time ?? null, seek });
 classroom.mount({ socket, joining: Boolean(joinCode()) });
 
 // ------------------------------------------------------------------ keyboard

@@ -184,12 +184,24 @@ class Lab:
         expect(menu).to_be_visible()
         return menu
 
+    def settled_center(self, node_id: str) -> tuple[float, float]:
+        """The node's centre once it has stopped moving (the ring animates after a partition
+        change, and a drag that starts where the node was a moment ago grabs nothing)."""
+        last: tuple[float, float] | None = None
+        for _ in range(50):
+            center = self.node_center(node_id)
+            if center == last:
+                return center
+            last = center
+            self.page.wait_for_timeout(100)
+        return last if last is not None else self.node_center(node_id)
+
     def drag_node_to(self, node_id: str, zone_testid: str) -> None:
         """Drag a server onto a drop zone (zones appear once the drag starts)."""
         from playwright.sync_api import expect
 
         mouse = self.page.mouse
-        x, y = self.node_center(node_id)
+        x, y = self.settled_center(node_id)
         mouse.move(x, y)
         mouse.down()
         mouse.move(x + 15, y + 10, steps=3)

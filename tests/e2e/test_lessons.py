@@ -149,6 +149,15 @@ def test_an_interview_card_predicts_then_runs_and_scores(lab: Any, save_screensh
     expect(page.get_by_test_id("lesson-summary")).to_contain_text("1 of 1 answers right")
     lab.wait_until(lambda: lab.sim_time() > before, what="the card's scenario to run")
     save_screenshot(page, full_page=False)
+    # Each event the explanation points at is a button: Enter on it jumps the timeline there.
+    watched = page.get_by_test_id("lesson-watch-item").first
+    expect(watched).to_be_visible()
+    target = float(watched.get_attribute("data-time") or "nan")
+    assert abs(lab.sim_time() - target) > 100
+    watched.focus()
+    page.keyboard.press("Enter")
+    lab.wait_until(lambda: abs(lab.sim_time() - target) <= 1, what="the watched event's time")
+    save_screenshot(page, "watch-jump", full_page=False)
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.get_by_test_id("projector-toggle").click()
     save_screenshot(page, "projector", full_page=False)

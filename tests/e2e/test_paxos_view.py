@@ -65,7 +65,8 @@ def test_multi_paxos_leader_chosen_write_and_new_leader_with_higher_ballot(
         what="slot 1 chosen on all five servers",
     )
     cell = page.locator('[data-testid="logs"] .cell-chosen[data-index="1"]').first
-    expect(cell.locator(".cell-term")).to_contain_text(re.compile(r"✓ b\d+"))
+    # The cell shows the full ballot (round.node), not only its round.
+    expect(cell.locator(".cell-term")).to_contain_text(re.compile(r"✓ \d+\.n\d"))
     lab.node(leader).locator(".node-id").click(force=True)
     page.keyboard.press("Escape")
     inspector = page.get_by_test_id("inspector")

@@ -22,6 +22,7 @@ let pausing = false; // a pause sent because a prediction waits
 const picked = new Map(); // question id -> chosen value (before "Run it" / "Check")
 let results = new Map(); // question id -> grading from lesson_answer (this step)
 let getTime = () => null;
+let seekTo = (time) => call("player", { action: "seek", time: Math.max(0, Number(time) || 0) });
 
 // ------------------------------------------------------------------ helpers
 
@@ -312,7 +313,11 @@ function gradingBox(r, predicted) {
   if (r.watch?.length) {
     const list = el("ul", { class: "lesson-watch" });
     for (const w of r.watch) {
-      list.append(el("li", {}, el("span", { class: "lesson-watch-t", text: `${Math.round(w.time)} ms` }), el("span", { text: ` ${w.node}: ${w.text}` })));
+      // A button, like the narration list's: a click or Enter jumps the timeline there.
+      list.append(el("li", {}, el("button", {
+        type: "button", class: "lesson-watch-item", title: "Jump to this moment", "data-testid": "lesson-watch-item", "data-time": String(w.time),
+        onclick: () => seekTo(w.time),
+      }, el("span", { class: "lesson-watch-t", text: `${Math.round(w.time)} ms` }), el("span", { text: ` ${w.node}: ${w.text}` }))));
     }
     box.append(el("p", { class: "hint", text: "On screen:" }), list);
   }
@@ -454,11 +459,13 @@ async function applyUrl() {
 
 /**
  * Mount the lesson player. ctx: socket (from connect()), time() → the simulated time the page
- * shows (to notice that the learner left the scene).
+ * shows (to notice that the learner left the scene), seek(time) (the page's player seek, for
+ * the watched events of a grading).
  */
 export function mount(ctx) {
   socket = ctx.socket;
   getTime = ctx.time;
+  if (ctx.seek) seekTo = ctx.seek;
   byId("btn-lessons").addEventListener("click", openPicker);
   byId("lesson-picker-close").addEventListener("click", closePicker);
   byId("lesson-picker").addEventListener("click", (e) => {

@@ -38,7 +38,7 @@ class LogsView {
     this.paxosLegend = el("div", { class: "logs-legend paxos-legend", hidden: true, "data-testid": "paxos-log-legend" },
       el("span", { class: "lg lg-chosen", text: "✓ chosen (learned)" }),
       el("span", { class: "lg lg-accepted", text: "accepted, not known chosen" }),
-      el("span", { class: "lg lg-marker", text: "b3 = accepted at ballot round 3" }));
+      el("span", { class: "lg lg-marker", text: "3.n1 = accepted at ballot round 3 of n1" }));
     this.raftLegend = legend;
     this.title = el("h2", { text: "Logs" });
     this.root.append(el("div", { class: "logs-head" }, this.title, legend, this.paxosLegend, this.followBtn));
@@ -286,9 +286,11 @@ class LogsView {
         attr(g, "class", `cell ${isChosen ? "cell-committed cell-chosen" : "cell-uncommitted cell-accepted"} term-${(Number(e[1]) || 0) % TERM_HUES}`);
         attr(g, "data-index", index);
         attr(g, "data-chosen", isChosen ? "true" : "false");
-        text(term, e[1] === "?" ? "✓ learned" : isChosen ? `✓ b${e[1]}` : `b${e[1]}`);
+        // The full ballot ("3.n1", the 4th element) when the server sent it, else its round.
+        const ballot = e[3] ?? `b${e[1]}`;
+        text(term, e[1] === "?" ? "✓ learned" : isChosen ? `✓ ${ballot}` : ballot);
         text(cmd, shorten(e[2], cw, this.fs));
-        text(title, `${n.id} slot ${index}: accepted ${e[2]} at ballot round ${e[1]} (${isChosen ? "chosen: this server learned it" : "accepted here, not known to be chosen yet"})`);
+        text(title, `${n.id} slot ${index}: accepted ${e[2]} at ballot ${e[3] ?? `round ${e[1]}`} (${isChosen ? "chosen: this server learned it" : "accepted here, not known to be chosen yet"})`);
         return;
       }
       const committed = index <= (n.commit_index || 0);
