@@ -35,7 +35,6 @@ from raftviz.core.messages import (
     ReadMode,
     RequestVote,
     RequestVoteReply,
-    Result,
 )
 from raftviz.core.state_machine import KVStateMachine
 
@@ -807,7 +806,3 @@ _HANDLERS: dict[type[Message], Callable[[RaftNode, Any, float], None]] = {
     ClientRequest: RaftNode._on_client_request,
 }
 
-
-def result_of(reply: ClientReply) -> Result | None:
-    """The result carried by a successful reply (helper for clients and tests)."""
-    return reply.result if reply.ok else None

@@ -250,7 +250,7 @@ class Cluster:
                 host.persistent = PersistentState(init.term, init.voted_for, RaftLog(init.log))
             self._boot(host)
         self.monitor.observe(self, list(self.hosts.values()))
-        self._update_leader()
+        self.update_leader()
 
     # ------------------------------------------------------------ running time
 
@@ -318,7 +318,7 @@ class Cluster:
         self.monitor.observe(self, [host], out.events)
         if out.events and any(e.kind in ("leader", "step_down", "term", "election")
                               for e in out.events):
-            self._update_leader()
+            self.update_leader()
 
     def _reschedule_timer(self, host: NodeHost) -> None:
         node = host.node
@@ -562,7 +562,7 @@ class Cluster:
             if h.node is not None and h.node.role is Role.LEADER
         ]
 
-    def _update_leader(self) -> None:
+    def update_leader(self) -> None:
         """The leader is the live (running, unpaused) leader of the highest term.
 
         A candidate stuck alone in a higher term does not depose a leader that still leads
@@ -595,10 +595,6 @@ class Cluster:
     def _narrate_all(self, events: tuple[Event, ...]) -> None:
         for e in events:
             self._narrate(e.node, e.kind, e.text, **e.data)
-
-    def update_leader(self) -> None:
-        """Recompute who leads (after a command changed liveness)."""
-        self._update_leader()
 
     # ---------------------------------------------------------------- faults
 
@@ -735,7 +731,7 @@ class Cluster:
 
     def _after_fault(self, hosts: list[NodeHost]) -> None:
         self.monitor.observe(self, hosts)
-        self._update_leader()
+        self.update_leader()
 
     # ---------------------------------------------------------------- network
 

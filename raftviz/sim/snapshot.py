@@ -16,7 +16,6 @@ from typing import Any
 from raftviz.core.log import RaftLog
 from raftviz.core.paxos import PaxosNode, PaxosPersistent
 from raftviz.core.raft import PersistentState, RaftNode, Role
-from raftviz.sim.checkers import INVARIANTS
 from raftviz.sim.clients import OpRecord
 from raftviz.sim.cluster import CHECKPOINT_EVENTS, Cluster, Node, NodeHost
 from raftviz.sim.network import Envelope
@@ -397,6 +396,3 @@ def _linearizability(cluster: Cluster) -> dict[str, Any]:
 def _event(e: Any) -> dict[str, Any]:
     return {"seq": e.seq, "time": e.time, "node": e.node, "kind": e.kind, "text": e.text}
 
-
-def invariant_names() -> list[str]:
-    return list(INVARIANTS)

@@ -9,7 +9,7 @@ import pytest
 
 from raftviz.sim.cluster import ClusterConfig, CommandError
 from raftviz.sim.commands import parse_command
-from raftviz.sim.history import History, config_from_json
+from raftviz.sim.history import History, committed_on_majority, config_from_json, leader_exists
 from raftviz.sim.snapshot import snapshot
 
 
@@ -189,3 +189,27 @@ def test_checkpoints_share_log_chunks() -> None:
     last = h.checkpoints[-1].cluster.hosts["n1"].node
     assert first is not None and last is not None
     assert first.log._chunks[0] is last.log._chunks[0]  # noqa: SLF001 - shared, not copied
+
+
+def test_run_until_an_entry_commits() -> None:
+    h = History(ClusterConfig(size=5, seed=11))
+    assert h.run_until_condition(leader_exists, 2000)
+    leader = h.cluster.leader
+    assert leader is not None
+    log = h.cluster.hosts[leader].node.log  # type: ignore[union-attr]
+    before = log.last_index
+
+    def appended(_: object) -> bool:
+        return log.last_index > before
+
+    h.apply_json({"type": "client", "op": "set", "key": "x", "value": "1", "node": leader})
+    assert h.run_until_condition(appended, 200)  # the request reached the leader
+    assert h.run_until_condition(committed_on_majority(log.last_index), 1000)
+    # Cut the leader off with one follower: its next entry cannot commit.
+    other = next(n for n in h.cluster.node_ids if n != leader)
+    rest = [n for n in h.cluster.node_ids if n not in (leader, other)]
+    h.apply_json({"type": "partition", "groups": [[leader, other], rest]})
+    before = log.last_index
+    h.apply_json({"type": "client", "op": "set", "key": "x", "value": "2", "node": leader})
+    assert h.run_until_condition(appended, 200)
+    assert not h.run_until_condition(committed_on_majority(log.last_index), 100)
