@@ -16,7 +16,7 @@ import resource
 import sys
 import time
 
-from raftviz.sim import experiments
+from raftviz.sim.experiments import election_timing as experiments
 
 
 def cpu_seconds() -> float:

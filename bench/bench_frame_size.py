@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from raftviz.core.raft import RaftNode
-from raftviz.sessions import DEFAULT_SPEED, FrameState
+from raftviz.service.sessions import DEFAULT_SPEED, FrameState
 from raftviz.sim.history import CONDITIONS, History, config_from_json
 from raftviz.web.frames import build_frame
 

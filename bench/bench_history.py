@@ -23,7 +23,7 @@ import sys
 import time
 import tracemalloc
 
-from raftviz.sim.cluster import ClusterConfig
+from raftviz.sim.engine.cluster import ClusterConfig
 from raftviz.sim.history import History
 
 

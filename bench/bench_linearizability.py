@@ -26,7 +26,7 @@ import time
 import tracemalloc
 from dataclasses import dataclass, replace
 
-from raftviz.sim.linearizability import LinearizabilityChecker, Op, OpKind, Verdict
+from raftviz.sim.checks.linearizability import LinearizabilityChecker, Op, OpKind, Verdict
 
 _Event = tuple[str, Op]  # ("invoke" | "answer", op)
 

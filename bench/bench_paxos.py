@@ -16,9 +16,9 @@ import resource
 import time
 
 from raftviz.core.paxos import PaxosNode
-from raftviz.sim.cluster import Cluster
-from raftviz.sim.commands import apply_command, parse_command
-from raftviz.sim.compare import SCENARIOS, compare, format_table
+from raftviz.sim.engine.cluster import Cluster
+from raftviz.sim.engine.commands import apply_command, parse_command
+from raftviz.sim.experiments.compare import SCENARIOS, compare, format_table
 from raftviz.sim.history import History, config_from_json
 
 CLIENT_KINDS = {"ClientRequest", "ClientReply"}

@@ -20,8 +20,8 @@ import io
 import pstats
 import time
 
-from raftviz.sim.cluster import Cluster, ClusterConfig
-from raftviz.sim.commands import apply_command, parse_command
+from raftviz.sim.engine.cluster import Cluster, ClusterConfig
+from raftviz.sim.engine.commands import apply_command, parse_command
 
 
 def session(seconds: float, rate: float, seed: int) -> Cluster:

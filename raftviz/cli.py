@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from raftviz.core.raft import RaftNode, RaftSettings
-from raftviz.sim import experiments
-from raftviz.sim.cluster import MAX_NODES, Cluster, ClusterConfig, CommandError, Narration
+from raftviz.sim.engine.cluster import MAX_NODES, Cluster, ClusterConfig, CommandError, Narration
+from raftviz.sim.engine.network import LinkParams
+from raftviz.sim.experiments import election_timing as experiments
 from raftviz.sim.history import MAX_RUN_MS, MAX_TRACE_TIME, History
-from raftviz.sim.network import LinkParams
 
 PROG = "raftviz"
 
@@ -380,7 +380,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def add_compare(subparsers: Subparsers) -> None:
-    from raftviz.sim.compare import SCENARIOS
+    from raftviz.sim.experiments.compare import SCENARIOS
 
     listed = "; ".join(f"{name}: {s['summary']}" for name, s in SCENARIOS.items())
     p = subparsers.add_parser(
@@ -402,7 +402,7 @@ def add_compare(subparsers: Subparsers) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from raftviz.sim import compare
+    from raftviz.sim.experiments import compare
 
     scenario = compare.load_scenario(args.scenario)
     results = compare.compare(scenario, args.seed)

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from raftviz.lessons.model import Lesson, LessonError, load_lesson_file, load_lessons
 from raftviz.lessons.runner import LessonRunner
-from raftviz.sim.cluster import CommandError
+from raftviz.sim.engine.cluster import CommandError
 
 LESSONS_FOLDER = Path(__file__).resolve().parent.parent.parent / "lessons"
 

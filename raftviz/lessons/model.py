@@ -31,8 +31,8 @@ from raftviz.lessons.probes import (
     probe_problems,
 )
 from raftviz.lessons.schema import LESSON_SCHEMA
-from raftviz.sim.cluster import ClusterConfig, CommandError
-from raftviz.sim.commands import COMMANDS, parse_command
+from raftviz.sim.engine.cluster import ClusterConfig, CommandError
+from raftviz.sim.engine.commands import COMMANDS, parse_command
 from raftviz.sim.history import config_from_json
 
 MAX_FILE_BYTES = 512 * 1024

@@ -25,11 +25,11 @@ from typing import Any
 from raftviz.core.messages import Message, Op
 from raftviz.core.paxos import PaxosNode
 from raftviz.core.raft import PersistentState, RaftNode, Role
-from raftviz.sim.checkers import INVARIANTS
-from raftviz.sim.clients import OpRecord
-from raftviz.sim.cluster import Cluster
+from raftviz.sim.checks.paxos_invariants import PAXOS_INVARIANTS
+from raftviz.sim.checks.raft_invariants import INVARIANTS
+from raftviz.sim.engine.clients import OpRecord
+from raftviz.sim.engine.cluster import Cluster
 from raftviz.sim.history import logs_converged
-from raftviz.sim.paxos_checks import PAXOS_INVARIANTS
 
 REF = re.compile(r"^\$(leader|follower[1-8]?)$")
 ROLES = ("follower", "pre-candidate", "candidate", "leader", "crashed", "paused")

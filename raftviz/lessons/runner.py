@@ -31,10 +31,10 @@ from raftviz.lessons.probes import (
     resolve,
     select_message,
 )
-from raftviz.sim.cluster import Cluster, ClusterConfig, CommandError
-from raftviz.sim.commands import SimCommand, parse_command
+from raftviz.sim.engine.cluster import Cluster, ClusterConfig, CommandError
+from raftviz.sim.engine.commands import SimCommand, parse_command
+from raftviz.sim.engine.network import Envelope
 from raftviz.sim.history import History
-from raftviz.sim.network import Envelope
 
 DEFAULT_HINT_AFTER_S = 20.0
 

@@ -21,10 +21,10 @@ from typing import Any
 from raftviz.core.messages import Command, LogEntry, Op
 from raftviz.core.paxos import PaxosNode, PaxosSettings
 from raftviz.core.raft import RaftNode, RaftSettings, Role
-from raftviz.sim.clients import ClientSettings
-from raftviz.sim.cluster import Cluster, ClusterConfig, CommandError, NodeInit
-from raftviz.sim.commands import SimCommand, apply_command, parse_command
-from raftviz.sim.network import LinkParams
+from raftviz.sim.engine.clients import ClientSettings
+from raftviz.sim.engine.cluster import Cluster, ClusterConfig, CommandError, NodeInit
+from raftviz.sim.engine.commands import SimCommand, apply_command, parse_command
+from raftviz.sim.engine.network import LinkParams
 
 TRACE_FORMAT = "raftviz-trace"
 TRACE_VERSION = 1

@@ -16,9 +16,9 @@ from typing import Any
 from raftviz.core.log import RaftLog
 from raftviz.core.paxos import PaxosNode, PaxosPersistent
 from raftviz.core.raft import PersistentState, RaftNode, Role
-from raftviz.sim.clients import OpRecord
-from raftviz.sim.cluster import CHECKPOINT_EVENTS, Cluster, Node, NodeHost
-from raftviz.sim.network import Envelope
+from raftviz.sim.engine.clients import OpRecord
+from raftviz.sim.engine.cluster import CHECKPOINT_EVENTS, Cluster, Node, NodeHost
+from raftviz.sim.engine.network import Envelope
 
 SNAPSHOT_VERSION = 1
 

@@ -1,7 +1,7 @@
 """The web layer: the only part of raftviz that imports Flask and Flask-SocketIO.
 
 ``create_app(config)`` builds the Flask app and its Socket.IO server with one
-:class:`~raftviz.sessions.SessionManager` (a cluster per browser session) and one
+:class:`~raftviz.service.sessions.SessionManager` (a cluster per browser session) and one
 :class:`~raftviz.web.playback.Playback` task. ``app.py`` at the top of the repository runs it.
 """
 
@@ -20,8 +20,8 @@ from flask import Flask
 from flask_socketio import SocketIO
 from socketio.packet import Packet
 
-from raftviz.sessions import Limits, SessionLock, SessionManager
-from raftviz.sim.cluster import ClusterConfig
+from raftviz.service.sessions import Limits, SessionLock, SessionManager
+from raftviz.sim.engine.cluster import ClusterConfig
 from raftviz.web.classroom_events import ClassroomEvents
 from raftviz.web.events import MAX_TRACE_PAYLOAD, EventHandlers
 from raftviz.web.hello import FRAME_HZ, page_defaults

@@ -1,7 +1,7 @@
 """Socket.IO events of classroom mode (docs/protocol.md, "Classroom").
 
-A presenter's session gets a :class:`~raftviz.classroom.Classroom`; students' sockets join it
-as *followers* of that session (``Connection.follower``): they get its frames through one
+A presenter's session gets a :class:`~raftviz.service.classroom.Classroom`; students' sockets
+join it as *followers* of that session (``Connection.follower``): they get its frames through one
 shared delta stream broadcast to the classroom's room (``raftviz/web/playback.py``) and the
 lab's dispatcher refuses their state-changing events (:meth:`ClassroomEvents.guard`) unless the
 presenter handed them control. Presenter-only events carry the secret returned by
@@ -17,8 +17,8 @@ from typing import Any
 
 from flask_socketio import ConnectionRefusedError as SocketRefused
 
-from raftviz.classroom import MAX_NAME, Classroom, ClassroomError, Classrooms
-from raftviz.sessions import Connection, Session
+from raftviz.service.classroom import MAX_NAME, Classroom, ClassroomError, Classrooms
+from raftviz.service.sessions import Connection, Session
 from raftviz.web.events import MAX_PAYLOAD, Ack, BadRequest, EventHandlers, ok
 from raftviz.web.hello import hello_message
 

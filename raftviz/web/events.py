@@ -2,7 +2,7 @@
 
 Every event goes through the same steps (docs/protocol.md): find the socket's session, take a
 token from its rate limit, check the payload's size, finiteness and shape, and only then lock
-the session and act through :class:`~raftviz.sessions.Session` (commands go through the one
+the session and act through :class:`~raftviz.service.sessions.Session` (commands go through the one
 dispatcher, ``History.apply_json``). The acknowledgement is ``{"ok": true, ...}`` or
 ``{"ok": false, "error": "..."}``; no exception leaves a handler. Events of one socket are handled
 in order (``async_handlers=False``); a session's frames are built and queued under its lock, so
@@ -22,8 +22,8 @@ from flask import request
 from flask_socketio import ConnectionRefusedError as SocketRefused
 from flask_socketio import SocketIO
 
-from raftviz.sessions import Connection, ServerFull, Session, SessionManager
-from raftviz.sim.cluster import CommandError
+from raftviz.service.sessions import Connection, ServerFull, Session, SessionManager
+from raftviz.sim.engine.cluster import CommandError
 from raftviz.web.hello import hello_message
 from raftviz.web.playback import Playback
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from raftviz.core.log import RaftLog
-from raftviz.sessions import FrameState, LogMark
-from raftviz.sim.cluster import Cluster, NodeHost
+from raftviz.service.frame_state import FrameState, LogMark
+from raftviz.sim.engine.cluster import Cluster, NodeHost
 from raftviz.sim.snapshot import snapshot
 
 LOG_WINDOW = 500  # entries per node in a full frame; a delta needing more becomes a full frame

@@ -7,10 +7,10 @@ from typing import Any
 
 from raftviz.core.paxos import PaxosSettings
 from raftviz.core.raft import RaftSettings
-from raftviz.sessions import DEFAULT_SPEED, MAX_SPEED, MIN_SPEED, Limits
-from raftviz.sim.checkers import INVARIANTS
-from raftviz.sim.cluster import ClusterConfig
-from raftviz.sim.commands import COMMANDS
+from raftviz.service.sessions import DEFAULT_SPEED, MAX_SPEED, MIN_SPEED, Limits
+from raftviz.sim.checks.raft_invariants import INVARIANTS
+from raftviz.sim.engine.cluster import ClusterConfig
+from raftviz.sim.engine.commands import COMMANDS
 from raftviz.sim.history import config_to_json
 
 PROTOCOL_VERSION = 1

@@ -22,7 +22,7 @@ from raftviz.lessons import (
     catalog,
     load_lessons,
 )
-from raftviz.sessions import Connection, Session
+from raftviz.service.sessions import Connection, Session
 from raftviz.web.events import MAX_PAYLOAD, Ack, BadRequest, EventHandlers, error, ok
 
 MAX_ID = 100  # characters of a lesson, task or question id

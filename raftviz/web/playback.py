@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from flask_socketio import SocketIO
 
-from raftviz.sessions import Connection, FrameState, Session, SessionManager
+from raftviz.service.sessions import Connection, FrameState, Session, SessionManager
 from raftviz.web.frames import build_frame
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, redirect, render_template, request
 
-from raftviz.sessions import SessionManager
+from raftviz.service.sessions import SessionManager
 from raftviz.web.playback import Playback
 
 # The page is plain ES modules from this origin; nothing inline runs (the JSON data block is

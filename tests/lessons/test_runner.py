@@ -7,7 +7,7 @@ import json
 import pytest
 
 from raftviz.lessons.runner import LessonRunner, LessonUsageError
-from raftviz.sim.cluster import CommandError
+from raftviz.sim.engine.cluster import CommandError
 from tests.lessons.helpers import build, frozen
 
 BODY = """\

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from raftviz.core.raft import RaftNode, Role
-from raftviz.sim.clients import OpRecord
-from raftviz.sim.cluster import Cluster
+from raftviz.sim.engine.clients import OpRecord
+from raftviz.sim.engine.cluster import Cluster
 from raftviz.sim.history import History, config_from_json
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from raftviz.core.log import RaftLog
 from raftviz.core.messages import Command, LogEntry, Op
 from raftviz.core.raft import RaftNode, Role
-from raftviz.sim.checkers import INVARIANTS, SafetyMonitor
-from raftviz.sim.cluster import Cluster, ClusterConfig, NodeHost
+from raftviz.sim.checks.raft_invariants import INVARIANTS, SafetyMonitor
+from raftviz.sim.engine.cluster import Cluster, ClusterConfig, NodeHost
 from raftviz.sim.history import History, leader_exists, logs_converged
 
 

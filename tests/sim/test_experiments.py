@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from raftviz.sim.experiments import (
+from raftviz.sim.experiments.election_timing import (
     CSV_HEADER,
     DEFAULT_RANGES,
     LATENCY,

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from raftviz.sim.cluster import ClusterConfig, CommandError
-from raftviz.sim.commands import parse_command
+from raftviz.sim.engine.cluster import ClusterConfig, CommandError
+from raftviz.sim.engine.commands import parse_command
 from raftviz.sim.history import History, committed_on_majority, config_from_json, leader_exists
 from raftviz.sim.snapshot import snapshot
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from raftviz.sim.linearizability import (
+from raftviz.sim.checks.linearizability import (
     Candidate,
     LinearizabilityChecker,
     LinearizabilityResult,
@@ -826,7 +826,7 @@ def test_deepcopy_at_any_point_gives_the_same_verdicts(
 def test_explanations_do_not_depend_on_string_hashing() -> None:
     script = textwrap.dedent(
         """
-        from raftviz.sim.linearizability import Op, OpKind, check_history
+        from raftviz.sim.checks.linearizability import Op, OpKind, check_history
         ops = [Op(i, f"c{i}", OpKind.SET, "k", f"v{i}", None, 0.0, None) for i in range(1, 9)]
         ops.append(Op(20, "c0", OpKind.SET, "k", "w", None, 0.0, 5.0))
         ops.append(Op(21, "c0", OpKind.GET, "k", None, None, 10.0, 20.0, result="zzz"))

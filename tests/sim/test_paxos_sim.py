@@ -7,8 +7,8 @@ import json
 import pytest
 
 from raftviz.core.paxos import PaxosNode
-from raftviz.sim.cluster import Cluster, CommandError
-from raftviz.sim.compare import SCENARIOS, compare, format_table, load_scenario
+from raftviz.sim.engine.cluster import Cluster, CommandError
+from raftviz.sim.experiments.compare import SCENARIOS, compare, format_table, load_scenario
 from raftviz.sim.history import History, config_from_json, logs_converged
 from raftviz.sim.snapshot import snapshot
 

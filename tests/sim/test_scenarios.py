@@ -13,8 +13,8 @@ import re
 import pytest
 
 from raftviz.core.raft import Role
-from raftviz.sim.clients import Status
-from raftviz.sim.cluster import Cluster
+from raftviz.sim.engine.clients import Status
+from raftviz.sim.engine.cluster import Cluster
 from raftviz.sim.history import History, leader_exists, logs_converged
 from raftviz.sim.snapshot import snapshot
 from tests.sim.scenario_utils import (

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from raftviz.core.raft import RaftSettings
-from raftviz.sim.cluster import ClusterConfig, CommandError
+from raftviz.sim.engine.cluster import ClusterConfig, CommandError
 from raftviz.sim.history import History, config_from_json, logs_converged
 from raftviz.sim.snapshot import snapshot
 

@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from flask_socketio import SocketIO, SocketIOTestClient
 
-from raftviz.sessions import Session, SessionManager
+from raftviz.service.sessions import Session, SessionManager
 from raftviz.sim.snapshot import snapshot
 from raftviz.web import create_app
 from raftviz.web.playback import Playback

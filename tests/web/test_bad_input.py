@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from raftviz.sessions import Session
+from raftviz.service.sessions import Session
 from raftviz.web.events import BadRequest, payload_of
 
 from .conftest import Page, Server

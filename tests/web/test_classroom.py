@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from raftviz.classroom import CODE_ALPHABET, CODE_LENGTH
-from raftviz.sessions import Session
+from raftviz.service.classroom import CODE_ALPHABET, CODE_LENGTH
+from raftviz.service.sessions import Session
 from tests.web.conftest import Page, Server
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from raftviz.sim.commands import COMMANDS
+from raftviz.sim.engine.commands import COMMANDS
 
 from .conftest import Page
 

@@ -8,8 +8,8 @@ import flask
 import pytest
 from flask_socketio import ConnectionRefusedError
 
-from raftviz.sim.checkers import INVARIANTS
-from raftviz.sim.commands import COMMANDS
+from raftviz.sim.checks.raft_invariants import INVARIANTS
+from raftviz.sim.engine.commands import COMMANDS
 
 from .conftest import Page, Server
 

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 from raftviz.core.raft import RaftNode
-from raftviz.sessions import FrameState
+from raftviz.service.sessions import FrameState
 from raftviz.sim.history import CONDITIONS, History, config_from_json
 from raftviz.web.frames import ALWAYS_SENT, build_frame
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from raftviz.sessions import Limits
+from raftviz.service.sessions import Limits
 
 from .conftest import Page, Server
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from raftviz.sessions import Limits, ServerFull, SessionManager, TokenBucket
-from raftviz.sim.cluster import CommandError
+from raftviz.service.sessions import Limits, ServerFull, SessionManager, TokenBucket
+from raftviz.sim.engine.cluster import CommandError
 from raftviz.sim.history import History, config_from_json
 
 from .conftest import FakeClock

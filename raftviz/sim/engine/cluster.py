@@ -33,13 +33,13 @@ from raftviz.core.messages import (
 )
 from raftviz.core.paxos import PaxosNode, PaxosPersistent, PaxosSettings
 from raftviz.core.raft import Output, PersistentState, RaftNode, RaftSettings, Role
-from raftviz.sim.checkers import Monitor, SafetyMonitor
-from raftviz.sim.clients import Client, ClientSettings, OpRecord, Status
-from raftviz.sim.linearizability import LinearizabilityChecker, OpKind
-from raftviz.sim.linearizability import Op as LinOp
-from raftviz.sim.network import Drop, Envelope, LinkParams, Network
-from raftviz.sim.paxos_checks import PaxosMonitor
-from raftviz.sim.scheduler import ClientTimer, Deliver, NodeTimer, Scheduler, WorkloadTick
+from raftviz.sim.checks.linearizability import LinearizabilityChecker, OpKind
+from raftviz.sim.checks.linearizability import Op as LinOp
+from raftviz.sim.checks.paxos_invariants import PaxosMonitor
+from raftviz.sim.checks.raft_invariants import Monitor, SafetyMonitor
+from raftviz.sim.engine.clients import Client, ClientSettings, OpRecord, Status
+from raftviz.sim.engine.network import Drop, Envelope, LinkParams, Network
+from raftviz.sim.engine.scheduler import ClientTimer, Deliver, NodeTimer, Scheduler, WorkloadTick
 
 Node = RaftNode | PaxosNode
 Settings = RaftSettings | PaxosSettings

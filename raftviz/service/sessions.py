@@ -22,12 +22,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from raftviz.sim.cluster import MAX_NODES, ClusterConfig, CommandError
+from raftviz.service.frame_state import FrameState
+from raftviz.sim.engine.cluster import MAX_NODES, ClusterConfig, CommandError
 from raftviz.sim.history import CONDITIONS, MAX_TRACE_TIME, History, config_from_json
 
 if TYPE_CHECKING:
-    from raftviz.classroom import Classroom
     from raftviz.lessons import LessonRunner
+    from raftviz.service.classroom import Classroom
 
 DEFAULT_SPEED = 0.05
 MIN_SPEED = 0.001
@@ -95,33 +96,6 @@ class TokenBucket:
             self.tokens -= 1
             return True
         return False
-
-
-@dataclass(slots=True)
-class LogMark:
-    """What one page holds of one node's log: entries ``first..length`` and digests to check.
-
-    ``anchors`` are ``(index, digest)`` pairs at ``length``, ``length - 1``, ``length - 2``,
-    ``length - 4``, ... (down to ``first``): the highest anchor whose digest still matches
-    the node's log is where the page's copy stops being right.
-    """
-
-    first: int
-    length: int
-    anchors: tuple[tuple[int, int], ...]
-
-
-@dataclass(slots=True)
-class FrameState:
-    """Per connection: what was last sent, so the next frame can carry only changes."""
-
-    full: bool = True  # the next frame must be full
-    last_event_seq: int = 0
-    last_op_id: int | None = None  # the newest finished operation sent
-    last_milestone_seq: int = 0
-    logs: dict[str, LogMark] = field(default_factory=dict)
-    sent: dict[str, Any] = field(default_factory=dict)  # omittable top-level fields last sent
-    plain_logs: dict[str, list[Any]] = field(default_factory=dict)  # logs without digests
 
 
 @dataclass(slots=True)

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from raftviz.core.log import RaftLog
 from raftviz.core.messages import Event, Immutable
 from raftviz.core.raft import PersistentState, RaftNode, Role
-from raftviz.sim.pvector import PVector
+from raftviz.sim.checks.pvector import PVector
 
 if TYPE_CHECKING:
-    from raftviz.sim.cluster import Cluster, NodeHost
+    from raftviz.sim.engine.cluster import Cluster, NodeHost
 
 INVARIANTS: dict[str, str] = {
     "Election Safety": "at most one leader can be elected in a given term",

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from raftviz.core.messages import WRITE_OPS
-from raftviz.sim.clients import Status
-from raftviz.sim.cluster import CommandError
+from raftviz.sim.engine.clients import Status
+from raftviz.sim.engine.cluster import CommandError
 from raftviz.sim.history import History, config_from_json
 
 PROTOCOLS = ("raft", "paxos")

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, TypeVar
 from raftviz.core.messages import Event, LogEntry
 from raftviz.core.paxos import PaxosNode
 from raftviz.core.paxos_messages import Ballot
-from raftviz.sim.checkers import Monitor
-from raftviz.sim.pvector import PVector
+from raftviz.sim.checks.pvector import PVector
+from raftviz.sim.checks.raft_invariants import Monitor
 
 if TYPE_CHECKING:
-    from raftviz.sim.cluster import Cluster, NodeHost
+    from raftviz.sim.engine.cluster import Cluster, NodeHost
 
 PAXOS_INVARIANTS: dict[str, str] = {
     "Chosen Once": "at most one value is chosen in each slot",

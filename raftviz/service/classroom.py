@@ -15,8 +15,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from raftviz.sessions import FrameState
-from raftviz.sim.cluster import CommandError
+from raftviz.service.frame_state import FrameState
+from raftviz.sim.engine.cluster import CommandError
 
 # No 0/O, 1/I/L, 5/S or 2/Z: a code read off a projector is typed right the first time.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRTUVWXY346789"

@@ -5,7 +5,7 @@ the same command objects, and :func:`apply_command` is the only way they touch a
 is what makes the command log a complete record of a run: seed + commands = the run.
 
 :func:`parse_command` validates untrusted JSON (types, ranges, sizes) and raises
-:class:`~raftviz.sim.cluster.CommandError` with a specific message; nothing is changed then.
+:class:`~raftviz.sim.engine.cluster.CommandError` with a specific message; nothing is changed then.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from raftviz.core.messages import Command, Op, ReadMode
-from raftviz.sim.cluster import Cluster, CommandError
-from raftviz.sim.network import LinkParams
+from raftviz.sim.engine.cluster import Cluster, CommandError
+from raftviz.sim.engine.network import LinkParams
 
 MAX_TEXT = 64
 

@@ -49,8 +49,8 @@ from pathlib import Path
 
 from raftviz.core.messages import Command, LogEntry, Op
 from raftviz.core.raft import RaftNode, RaftSettings
-from raftviz.sim.cluster import Cluster, ClusterConfig, NodeInit
-from raftviz.sim.network import LinkParams
+from raftviz.sim.engine.cluster import Cluster, ClusterConfig, NodeInit
+from raftviz.sim.engine.network import LinkParams
 
 CSV_HEADER = ("range_ms", "trial", "downtime_ms")
 NO_LEADER_LIMIT_MS = 10_000.0

@@ -1,0 +1,1 @@
+"""The simulation engine: scheduler, network, clients, the cluster and the command dispatcher."""
