@@ -133,7 +133,8 @@ def test_bad_command_fields_and_values() -> None:
         "lessons/demo.yaml: step 's' actions[2].command: unknown setting 'election_timeout'; "
         "settings are check_quorum, commit_old_terms, election_timeout_max, "
         "election_timeout_min, fast_backup, heartbeat_interval, lease_drift_bound, max_batch, "
-        "no_majority, noop_on_election, pre_vote, unsafe_lease",
+        "no_majority, noop_on_election, pre_vote, snapshot_chunk_size, snapshot_threshold, "
+        "unsafe_lease",
         "lessons/demo.yaml: step 's' actions[3].command: unknown reference '$boss'; use $leader, "
         "$follower or $follower1..$follower8",
     ]
