@@ -2,8 +2,11 @@
 
 Each check looks only at what changed in the step (new log entries, a new leader, an advanced
 commit index), using the chain digests of :class:`~raftviz.core.log.RaftLog` to compare whole
-log prefixes in constant time. A violation is reported with the simulated time, the nodes and
-the log indices involved, in words a student can follow.
+log prefixes in constant time. A compacted log (section 7) still has the digest at its
+snapshot's last included index, and that one digest stands for the whole compacted prefix, so
+the checks compare from the highest snapshot index of the logs involved. A violation is
+reported with the simulated time, the nodes and the log indices involved, in words a student
+can follow.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ def _raft_log(host: NodeHost) -> RaftLog:
 def _describe_entry(log: RaftLog, index: int) -> str:
     if index > log.last_index:
         return "nothing"
+    if index <= log.snapshot_index:
+        return f"its snapshot through index {log.snapshot_index} (term {log.snapshot_term})"
     entry = log.entry(index)
     return f"(term {entry.term}, {entry.command.describe()})"
 
@@ -137,7 +142,7 @@ class SafetyMonitor(Monitor):
         self.prev_term: dict[str, int] = {}
         self.prev_truncations: dict[str, int] = {}
         self.prev_commit: dict[str, int] = {}
-        self.seen: dict[str, tuple[int, Role, int, int, int]] = {}
+        self.seen: dict[str, tuple[int, Role, int, int, int, int]] = {}
 
     def observe(
         self, cluster: Cluster, hosts: list[NodeHost], events: tuple[Event, ...] = ()
@@ -151,7 +156,7 @@ class SafetyMonitor(Monitor):
             assert isinstance(node, RaftNode)
             log = node.log
             signature = (node.current_term, node.role, node.commit_index, log.last_index,
-                         log.truncations)
+                         log.truncations, log.snapshot_index)
             if log.changed_from > log.last_index and self.seen.get(node.id) == signature:
                 continue  # nothing an invariant looks at changed (a heartbeat, a stale reply)
             self.seen[node.id] = signature
@@ -209,14 +214,18 @@ class SafetyMonitor(Monitor):
                 continue
             other = _raft_log(other_host)
             top = min(log.last_index, other.last_index)
-            if top < start or log.digest(top) == other.digest(top):
+            # Below the higher snapshot only one digest is known; compacted prefixes are
+            # committed ones, which the commit check compares.
+            floor = max(log.snapshot_index, other.snapshot_index)
+            if top < max(start, floor) or log.digest(top) == other.digest(top):
                 continue  # equal digests: the whole common prefix is identical
-            for index in range(start, top + 1):
+            for index in range(max(start, floor), top + 1):
                 if log.term_at(index) == other.term_at(index) and log.digest(
                     index
                 ) != other.digest(index):
                     first = next(
-                        i for i in range(1, index + 1) if log.digest(i) != other.digest(i)
+                        i for i in range(max(floor, 1), index + 1)
+                        if log.digest(i) != other.digest(i)
                     )
                     self.report(
                         cluster,
@@ -248,11 +257,13 @@ class SafetyMonitor(Monitor):
         if committed == 0:
             return
         log = node.log
+        if log.snapshot_index > committed:
+            return  # its snapshot covers more than the committed prefix; the commit check says so
         if log.last_index >= committed and log.digest(committed) == self.committed[committed - 1]:
             return
         missing = next(
             i
-            for i in range(1, committed + 1)
+            for i in range(max(log.snapshot_index, 1), committed + 1)
             if i > log.last_index or log.digest(i) != self.committed[i - 1]
         )
         self.report(
@@ -273,10 +284,22 @@ class SafetyMonitor(Monitor):
             return
         log = node.log
         known = len(self.committed)
+        if log.snapshot_index > known:
+            # A snapshot must hold committed entries only, and every commit is seen when made.
+            self.report(
+                cluster,
+                "State Machine Safety",
+                f"{node.id}'s snapshot through index {log.snapshot_index} includes entries no "
+                f"server had committed (committed so far: {known})",
+                [node.id],
+                [log.snapshot_index],
+            )
+            return
         upto = min(commit, known)
         if upto and log.digest(upto) != self.committed[upto - 1]:
             first = next(
-                i for i in range(1, upto + 1) if log.digest(i) != self.committed[i - 1]
+                i for i in range(max(log.snapshot_index, 1), upto + 1)
+                if log.digest(i) != self.committed[i - 1]
             )
             self.report(
                 cluster,

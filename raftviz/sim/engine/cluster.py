@@ -108,6 +108,8 @@ class ClusterConfig:
             raise CommandError("max_batch must be at least 1")
         if isinstance(s, RaftSettings) and not 0 <= s.lease_drift_bound < 1:
             raise CommandError("lease_drift_bound must be within 0..1")
+        if isinstance(s, RaftSettings):
+            validate_compaction(s)
         if isinstance(s, PaxosSettings) and not (
             s.proposal_timeout > 0 and s.backoff_max >= 0
         ):
@@ -120,6 +122,24 @@ class ClusterConfig:
         for node, _init in self.initial:
             if node not in ids:
                 raise CommandError(f"initial state names unknown node {node!r}")
+
+
+MAX_SNAPSHOT_THRESHOLD = 1_000_000
+SNAPSHOT_CHUNK_RANGE = (16, 1_048_576)
+
+
+def validate_compaction(s: RaftSettings) -> None:
+    """Section 7 settings: a threshold of 0 (off) or 1..10^6 entries, chunks of 16 B..1 MiB."""
+    if not 0 <= s.snapshot_threshold <= MAX_SNAPSHOT_THRESHOLD:
+        raise CommandError(
+            f"snapshot_threshold must be 0 (off) or 1..{MAX_SNAPSHOT_THRESHOLD} entries, "
+            f"got {s.snapshot_threshold}"
+        )
+    low, high = SNAPSHOT_CHUNK_RANGE
+    if not low <= s.snapshot_chunk_size <= high:
+        raise CommandError(
+            f"snapshot_chunk_size must be {low}..{high} bytes, got {s.snapshot_chunk_size}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -625,6 +645,12 @@ class Cluster:
                 f"promised ballot {p.promised_ballot} and {len(p.accepted)} accepted "
                 f"proposals; it learns the chosen values again"
             )
+        elif p.snapshot is not None:
+            kept = (
+                f"term {p.current_term}, its snapshot through index {p.log.snapshot_index} and "
+                f"{len(p.log)} log entries after it; it loaded the snapshot, so its commit "
+                f"index starts at {p.log.snapshot_index}"
+            )
         else:
             kept = (
                 f"term {p.current_term} and {p.log.last_index} log entries; commit index "
@@ -689,6 +715,21 @@ class Cluster:
                 f"longer safe",
             )
         self._run(host, n.timeout_now(local))
+
+    def snapshot_now(self, node: str) -> None:
+        """Section 7 on demand: the node snapshots its state machine and compacts its log."""
+        if self.config.protocol != "raft":
+            raise CommandError("snapshots are for Raft clusters; this cluster runs Paxos")
+        host = self.require_node(node)
+        n = host.node
+        if not isinstance(n, RaftNode) or host.paused:
+            raise CommandError(f"{node} is not running")
+        if n.last_applied <= n.log.snapshot_index:
+            raise CommandError(
+                f"{node} has applied nothing since its snapshot through index "
+                f"{n.log.snapshot_index}; commit some entries first"
+            )
+        self._run(host, n.snapshot_now(host.local(self.now)))
 
     def set_clock_rate(self, node: str, rate: float) -> None:
         host = self.require_node(node)

@@ -75,6 +75,12 @@ class TimeoutNow(SimCommand):
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotNow(SimCommand):
+    type: ClassVar[str] = "snapshot"
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetClockRate(SimCommand):
     type: ClassVar[str] = "clock"
     node: str
@@ -190,7 +196,7 @@ COMMANDS: dict[str, type[SimCommand]] = {
     for cls in (
         Crash, Restart, Pause, Resume, TimeoutNow, SetClockRate, ClientOp, FencedWrite,
         PauseClient, ResumeClient, Partition, Heal, CutLink, RestoreLink, SetNetwork,
-        ManualDelivery, DeliverMessage, DropMessage, ChangeSettings, Workload,
+        ManualDelivery, DeliverMessage, DropMessage, ChangeSettings, Workload, SnapshotNow,
     )
 }
 
@@ -353,4 +359,5 @@ _HANDLERS: dict[type[SimCommand], Callable[[Cluster, Any], None]] = {
     DropMessage: lambda c, m: c.drop(m.id),
     ChangeSettings: lambda c, m: c.set_settings(m.changes),
     Workload: _workload,
+    SnapshotNow: lambda c, m: c.snapshot_now(m.node),
 }
