@@ -757,8 +757,13 @@ class RaftNode:
     def _send_snapshot_chunk(self, peer: str) -> None:
         """Fig. 13: send the next chunk of the snapshot to a follower that needs it."""
         send = self.snapshot_sends.get(peer)
+        assert self.snapshot is not None  # a compacted log always has its snapshot
+        if send is not None and send.offset == 0 and send.snapshot is not self.snapshot:
+            # Nothing of the older snapshot has arrived yet: send the newest one instead.
+            send = self.snapshot_sends[peer] = SnapshotSend(
+                self.snapshot, encode_snapshot(self.snapshot)
+            )
         if send is None:
-            assert self.snapshot is not None  # a compacted log always has its snapshot
             send = SnapshotSend(self.snapshot, encode_snapshot(self.snapshot))
             self.snapshot_sends[peer] = send
             self._event(
