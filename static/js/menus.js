@@ -70,7 +70,19 @@ export class Menus {
         text: paused ? "Resume" : "Pause", onclick: cmd({ type: paused ? "resume" : "pause", node: id }) }),
       el("button", { type: "button", "data-testid": "action-timeout", title: "t: force an election timeout now", disabled: crashed || paused,
         text: "Time out now", onclick: cmd({ type: "timeout", node: id }) }),
+      ...(this.ctx.store.snapshot?.protocol === "raft" ? [this.snapshotButton(n, crashed || paused)] : []),
     ];
+  }
+
+  /** Section 7 on demand: snapshot the state machine and compact the log up to last_applied. */
+  snapshotButton(n, down) {
+    const through = n.snapshot?.last_included_index ?? 0;
+    const fresh = (n.last_applied ?? 0) > through;
+    const why = down ? `${n.id} is not running`
+      : fresh ? `save ${n.id}'s state machine as a snapshot through index ${n.last_applied} and discard those log entries`
+        : `${n.id} has applied nothing since its snapshot through index ${through}`;
+    return el("button", { type: "button", "data-testid": "action-snapshot", title: why, disabled: down || !fresh,
+      text: "Snapshot now", onclick: () => this.ctx.command({ type: "snapshot", node: n.id }) });
   }
 
   openNode(id, focus = null) {
