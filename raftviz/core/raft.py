@@ -141,6 +141,7 @@ class SnapshotDownload:
     """A follower's partly received snapshot (Fig. 13's snapshot file, before it is saved)."""
 
     last_included_index: int
+    size: int  # the whole snapshot's bytes, as the leader announced them
     data: bytes = b""
 
 
@@ -822,7 +823,7 @@ class RaftNode:
             return
         download = self.snapshot_download
         if msg.offset == 0 and (download is None or download.last_included_index != index):
-            download = self.snapshot_download = SnapshotDownload(index)  # 2: a new file
+            download = self.snapshot_download = SnapshotDownload(index, msg.size)  # 2: new file
         if download is None or download.last_included_index != index or (
             msg.offset > len(download.data)
         ):

@@ -172,6 +172,7 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
         snapshot_download=None if download is None else {
             "last_included_index": download.last_included_index,
             "received": len(download.data),
+            "size": download.size,
         },
         diverge_from=diverge_from(node.log, leader),
         kv=dict(sorted(node.sm.data.items())),

@@ -68,6 +68,14 @@ def test_compact_and_catch_up_a_crashed_follower_with_install_snapshot(
     assert spot["chunk"].startswith("chunk ")
     k, total = map(int, spot["chunk"].removeprefix("chunk ").split("/"))
     assert 1 <= k <= total and total >= 2  # 64-byte chunks: the snapshot takes several
+    # The follower's row shows the snapshot file growing, chunk by chunk (Fig. 13, 2-4).
+    receiving = lab.wait_until(
+        lambda: snapshot_cell(page, follower).get_attribute("data-receiving"),
+        what="the follower's row to show a snapshot being received",
+    )
+    got, size = map(int, receiving.split("/"))
+    assert 0 < got < size
+    expect(snapshot_cell(page, follower)).to_contain_text("receiving snapshot")
     save_screenshot(page, "chunk-in-flight")
 
     expect(snapshot_cell(page, follower)).to_have_attribute(

@@ -578,6 +578,7 @@ class ClusterView {
     const s = this.ctx.scale();
     const selected = this.ctx.selectedMessage();
     this.spots = new Map();
+    const chunkLabels = []; // where chunk labels went this frame: repeats of a chunk share one
     const place = (rec, forceProgress) => {
       const m = rec.m;
       const a = this.endpoint(m.from);
@@ -612,7 +613,10 @@ class ClusterView {
       if (queued) queued.tail = { x: x - ux * 14 * s, y: y - uy * 14 * s };
       if (!queued || queued.k <= QUEUE_SHOWN || m.id === selected) {
         this.drawShape(g, rec.look, x, y, s, waiting ? now : 0, m.id === selected);
-        if (m.chunk) this.drawChunk(g, m.chunk, chunkLabel(m.chunk, snap), x, y, s);
+        if (m.chunk && !chunkLabels.some((p) => Math.hypot(p.x - x, p.y - y) < 40 * s)) {
+          chunkLabels.push({ x, y });
+          this.drawChunk(g, m.chunk, chunkLabel(m.chunk, snap), x, y, s);
+        }
       }
       if (m.chunk) this.spots.get(m.id).chunk = chunkLabel(m.chunk, snap);
     };

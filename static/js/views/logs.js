@@ -96,7 +96,7 @@ class LogsView {
     const ls = lead?.leader_state;
     const sig = [this.fs, lead?.id, ls && JSON.stringify([ls.next_index, ls.match_index]),
       JSON.stringify(this.ctx.selection?.() ?? null),
-      ...snap.nodes.map((n) => `${n.id}:${n.log_start}:${(n.log || []).length}:${n.log_length}:${n.commit_index}:${n.diverge_from}:${n.role}:${n.state}:${n.log_from}:${n.snapshot?.last_included_index ?? 0}:${(n.paxos?.chosen || []).join(",")}:${n.paxos?.phase ?? ""}`)].join("|");
+      ...snap.nodes.map((n) => `${n.id}:${n.log_start}:${(n.log || []).length}:${n.log_length}:${n.commit_index}:${n.diverge_from}:${n.role}:${n.state}:${n.log_from}:${n.snapshot?.last_included_index ?? 0}:${n.snapshot_download?.received ?? ""}:${(n.paxos?.chosen || []).join(",")}:${n.paxos?.phase ?? ""}`)].join("|");
     if (sig === this.sig && !snap.full) return;
     this.sig = sig;
     this.draw();
@@ -314,7 +314,9 @@ class LogsView {
 
   /** The compacted prefix as one cell: "snapshot ≤ index · term", clipped to the view. */
   drawSnapshot(row, n, first, count, offset, cw) {
-    const snapInfo = this.paxosOn ? null : n.snapshot;
+    const dl = this.paxosOn ? null : n.snapshot_download;
+    const receiving = dl && dl.last_included_index > (n.snapshot?.last_included_index ?? 0);
+    const snapInfo = this.paxosOn ? null : receiving ? { last_included_index: dl.last_included_index } : n.snapshot;
     if (!row.snap) {
       row.snap = svg("g", { class: "cell cell-snapshot" },
         svg("rect", { class: "cell-box", y: 2, rx: 4 }),
@@ -326,6 +328,7 @@ class LogsView {
     const g = row.snap;
     attr(g, "data-testid", `snapshot-cell-${n.id}`);
     const last = snapInfo?.last_included_index ?? 0;
+    toggleClass(g, "cell-receiving", Boolean(receiving));
     if (!last || last < first) {
       g.style.display = "none";
       attr(g, "data-last-included-index", last);
@@ -346,6 +349,15 @@ class LogsView {
     attr(term, "y", (3 + fs * 0.8).toFixed(1));
     attr(cmd, "x", tx.toFixed(1));
     attr(cmd, "y", (3 + fs * 1.65).toFixed(1));
+    if (receiving) {
+      // InstallSnapshot in progress (Fig. 13, 2-4): the file grows chunk by chunk.
+      text(term, shorten(`⇣ receiving snapshot ≤ ${last}`, room, fs));
+      text(cmd, shorten(`${dl.received}/${dl.size} bytes`, room, fs));
+      attr(g, "data-receiving", `${dl.received}/${dl.size}`);
+      text(title, `${n.id} is receiving a snapshot through index ${last}: ${dl.received} of ${dl.size} bytes so far`);
+      return;
+    }
+    g.removeAttribute("data-receiving");
     text(term, shorten(`▣ snapshot ≤ ${last}`, room, fs));
     text(cmd, shorten(`t${snapInfo.last_included_term} · compacted`, room, fs));
     attr(g, "data-last-included-index", last);
