@@ -266,8 +266,8 @@ def test_duplicate_ids_and_task_matchers() -> None:
         "lessons/demo.yaml: step 's' tasks[1]: the matcher is not a complete command, so the "
         "task needs a solution: the command the lesson performs for a learner who skips it",
         "lessons/demo.yaml: step 's' tasks[2].match: message: kind: must be one of RequestVote, "
-        "RequestVoteReply, AppendEntries, AppendEntriesReply, ClientRequest, ClientReply, got "
-        "'Gossip'",
+        "RequestVoteReply, AppendEntries, AppendEntriesReply, InstallSnapshot, "
+        "InstallSnapshotReply, ClientRequest, ClientReply, got 'Gossip'",
         "lessons/demo.yaml: step 's' tasks[2]: the matcher is not a complete command, so the "
         "task needs a solution: the command the lesson performs for a learner who skips it",
         "lessons/demo.yaml: step 's' id: step id 's' is used twice",

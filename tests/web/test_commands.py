@@ -185,6 +185,18 @@ def check_workload(page: Page) -> None:
     assert page.state["workload"] is None
 
 
+def check_snapshot(page: Page) -> None:
+    leader = _elect(page)
+    page.command(type="client", op="set", key="x", value="1", node=leader, client="c1")
+    page.player(action="advance", ms=200)
+    applied = _node(page, leader)["last_applied"]
+    assert applied >= 2
+    page.command(type="snapshot", node=leader)
+    node = _node(page, leader)
+    assert node["snapshot"]["last_included_index"] == applied
+    assert node["log_length"] == applied
+
+
 CHECKS: dict[str, Check] = {
     "crash": check_crash,
     "restart": check_restart,
@@ -206,6 +218,7 @@ CHECKS: dict[str, Check] = {
     "drop": check_drop,
     "settings": check_settings,
     "workload": check_workload,
+    "snapshot": check_snapshot,
 }
 
 
