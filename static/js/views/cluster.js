@@ -208,7 +208,7 @@ class ClusterView {
       const fullWord = px ? paxos.roleWord(n, snap) : ROLE_WORD[role] || role;
       let roleWord = px && snap.nodes.length > 5 ? paxos.roleWordShort(n, snap) : fullWord;
       if (state === "paused") roleWord = `PAUSED · ${roleWord}`;
-      text(parts.role, roleWord);
+      text(parts.role, `${roleWord} `);
       if (px) attr(g, "data-paxos-role", fullWord.split(" ")[0].toLowerCase());
       let detail = `term ${n.term}`;
       if (px) {
@@ -223,11 +223,13 @@ class ClusterView {
       } else if (n.voted_for) {
         detail += ` · voted ${n.voted_for}`;
       }
-      text(parts.term, detail);
+      text(parts.term, `${detail} `);
       text(parts.inbox, state === "paused" && n.inbox ? `${n.inbox} waiting` : "");
       parts.track.style.display = state === "crashed" || role === "leader" ? "none" : "";
-      text(parts.title, px ? `${n.id}: ${fullWord}, ${paxos.detail(n)}. Click for actions, drag to partition.` : `${n.id}: ${roleWord}, term ${n.term}${n.voted_for ? `, voted for ${n.voted_for}` : ""}. Click for actions, drag to partition.`);
-      attr(g, "aria-label", px ? `${n.id}, ${fullWord}, ${paxos.detail(n)}` : `${n.id}, ${roleWord}, term ${n.term}`);
+      // The accessible name starts with the words drawn on the node, in order (WCAG 2.5.3,
+      // label in name); the drawn texts end in a space so that their joined text reads as words.
+      const shown = [n.id, roleWord, detail, state === "paused" && n.inbox ? `${n.inbox} waiting` : ""];
+      attr(g, "aria-label", `${shown.filter(Boolean).join(" ")}${px && fullWord !== roleWord ? ` (${fullWord})` : ""}. Click for actions, drag to partition.`);
       this.renderPips(g, n, snap);
     });
     this.nodes = this.gNodes.__keyed;
@@ -265,14 +267,13 @@ class ClusterView {
       (p.circle = svg("circle", { class: "body body-circle" })),
       (p.diamond = svg("polygon", { class: "body body-diamond" })),
       (p.x = svg("path", { class: "crash-x" })),
-      (p.id = svg("text", { class: "node-id", text: id })),
+      (p.id = svg("text", { class: "node-id", text: `${id} ` })),
       (p.crown = svg("path", { class: "crown" })),
       (p.pause = svg("g", { class: "pause-badge" }, svg("circle", { r: 9 }), svg("rect", { x: -4, y: -5, width: 3, height: 10 }), svg("rect", { x: 1, y: -5, width: 3, height: 10 }))),
       (p.pips = svg("g", { class: "pips" })),
       (p.role = svg("text", { class: "role-label" })),
       (p.term = svg("text", { class: "term-label" })),
       (p.inbox = svg("text", { class: "inbox-label" })),
-      (p.title = svg("title")),
     );
     g.parts = p;
     g.addEventListener("pointerdown", (e) => this.onPointerDown(e, id));
