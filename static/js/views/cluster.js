@@ -58,6 +58,9 @@ class ClusterView {
     this.lost = [];
     this.drag = null;
     this.lastTick = performance.now();
+    // prefers-reduced-motion: servers jump to their new places and messages hop from "just
+    // sent" to "about to arrive" instead of gliding (WCAG 2.3.3).
+    this.reducedMotion = window.matchMedia?.("(prefers-reduced-motion: reduce)") ?? { matches: false };
     this.build();
   }
 
@@ -468,7 +471,7 @@ class ClusterView {
     if (!snap) return;
     const dt = Math.min(now - this.lastTick, 100);
     this.lastTick = now;
-    const pull = Math.min(1, dt / TWEEN_MS * 2.2);
+    const pull = this.reducedMotion.matches ? 1 : Math.min(1, dt / TWEEN_MS * 2.2);
     let moving = this.version !== this.placedVersion || Boolean(this.drag?.moved);
     for (const id of this.ids) {
       const p = this.pos.get(id);
@@ -589,6 +592,7 @@ class ClusterView {
       const span = m.deliver - m.sent;
       let p = forceProgress ?? (span > 0 ? (display - m.sent) / span : 1);
       p = Math.min(1, Math.max(0, p));
+      if (this.reducedMotion.matches && p < 1) p = p < 0.5 ? 0.2 : 0.8;
       let waiting = false;
       let queued = null;
       if (manual && p >= 1 && forceProgress === undefined) {
@@ -609,7 +613,7 @@ class ClusterView {
       this.spots.set(m.id, { x, y });
       if (queued) queued.tail = { x: x - ux * 14 * s, y: y - uy * 14 * s };
       if (!queued || queued.k <= QUEUE_SHOWN || m.id === selected) {
-        this.drawShape(g, rec.look, x, y, s, waiting ? now : 0, m.id === selected);
+        this.drawShape(g, rec.look, x, y, s, waiting && !this.reducedMotion.matches ? now : 0, m.id === selected);
       }
     };
     for (const rec of this.msgs.values()) place(rec);
