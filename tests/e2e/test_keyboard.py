@@ -126,7 +126,9 @@ def test_reduced_motion_moves_servers_without_gliding(
         page.get_by_test_id("move-submit").click()
         expect(page.get_by_test_id("side-A")).to_be_visible()
         # Two animation frames later the server is already where it settles (no tween).
-        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
         x1, y1 = lab.node_center("n1")
         page.wait_for_timeout(400)
         x2, y2 = lab.node_center("n1")
