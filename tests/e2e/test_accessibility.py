@@ -110,11 +110,11 @@ def test_lesson_and_interview_have_no_serious_violations(
 ) -> None:
     page = a11y_page()
     Lab(page, server_url + "/?lesson=split-brain&step=1").open()
-    expect(page.get_by_test_id("lesson-step-title")).to_be_visible()
+    expect(page.get_by_test_id("lesson-step-title")).to_be_visible(timeout=15000)
     audit(page, "lesson step")
 
     Lab(page, server_url + "/?lesson=two-of-five-down&step=0").open()
-    expect(page.get_by_test_id("lesson-step-title")).to_be_visible()
+    expect(page.get_by_test_id("lesson-step-title")).to_be_visible(timeout=15000)
     audit(page, "interview card")
 
 
