@@ -22,6 +22,8 @@ import argparse
 import cProfile
 import io
 import pstats
+import resource
+import sys
 import time
 
 from raftviz.core.raft import RaftSettings
@@ -69,8 +71,10 @@ def main() -> None:
     print(f"  elections:          {int(m['elections'])}, leader {cluster.leader} "
           f"(term {cluster.leader_term})")
     held = max(len(h.node.log) for h in cluster.hosts.values() if h.node)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_mb = peak / 1024 if sys.platform != "darwin" else peak / 2**20
     print(f"  compaction:         threshold {args.snapshot_threshold or 'off'}; longest log "
-          f"holds {held:,} entries")
+          f"holds {held:,} entries; peak RSS {peak_mb:.1f} MB")
     print(f"  linearizability:    {cluster.linearizability.status.message}")
     print(f"  violations:         {broken if broken else 'none'}")
 
