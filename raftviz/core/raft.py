@@ -551,6 +551,8 @@ class RaftNode:
             # The entries this follower needs were compacted away: send the snapshot instead.
             self._send_snapshot_chunk(peer)
             return
+        # The follower no longer needs a snapshot (it caught up another way): end any transfer.
+        self.snapshot_sends.pop(peer, None)
         prev = next_index - 1
         entries = self.log.slice(next_index, next_index + self.settings.max_batch - 1)
         self.sent_upto[peer] = prev + len(entries)
@@ -683,6 +685,8 @@ class RaftNode:
             if msg.match_index > self.match_index[peer]:
                 self.match_index[peer] = msg.match_index
             self.next_index[peer] = max(self.next_index[peer], self.match_index[peer] + 1)
+            if self.next_index[peer] > self.log.snapshot_index:
+                self.snapshot_sends.pop(peer, None)  # caught up another way: no snapshot due
             self._advance_commit(now)
             if self.sent_upto.get(peer, 0) < self.log.last_index and (
                 self.match_index[peer] >= self.sent_upto.get(peer, 0)

@@ -405,3 +405,16 @@ def test_restart_restores_the_state_machine_and_sessions_from_the_snapshot() -> 
     again.step(RequestVoteReply("n2", "n1", 2, True), 100.0)
     out = again.step(ClientRequest("c1", "n1", 0, 3, write.command), 101.0)
     assert out.messages == (ClientReply("n1", "c1", 0, 3, True, Result(True)),)
+
+
+def test_a_follower_that_caught_up_otherwise_ends_the_transfer() -> None:
+    """A success reply past the snapshot (say from an older AppendEntries) makes it moot."""
+    leader = make_leader(FIVE_ENTRIES, 3, term=3, settings=replace(OFF, snapshot_chunk_size=40))
+    leader.next_index["n2"] = 1
+    leader.match_index["n2"] = 0
+    leader.tick(leader.heartbeat_deadline)
+    assert "n2" in leader.snapshot_sends
+    leader.step(AppendEntriesReply("n2", "n1", 3, True, match_index=6), 5.0)
+    assert "n2" not in leader.snapshot_sends
+    assert (leader.match_index["n2"], leader.next_index["n2"]) == (6, 7)
+    assert leader.step(InstallSnapshotReply("n2", "n1", 3, 3, 40, False), 6.0).messages == ()
