@@ -452,8 +452,8 @@ def _log_row(node: dict[str, Any], snap: dict[str, Any], lx: float, gx: float, y
     word = _role_word(node, snap)
     ink = CRASHED if state == "crashed" else INK
     g.add(Text(lx, cy + 2 * u, str(node["id"]), 26 * u, ink, bold=True))
-    g.add(Text(lx, cy + 26 * u, word if len(word) < 12 else word.split(" ")[0], 17 * u,
-               MUTED))
+    short = word if len(word) < 12 else word.split(" ")[0]
+    g.add(Text(lx, cy + 26 * u, f"{short} · commit {commit}", 17 * u, MUTED))
     size = min(cell - 8 * u, row_h - 14 * u)
     for entry in entries:
         index = int(entry[0])
@@ -511,7 +511,7 @@ def _footer(root: Group, snap: dict[str, Any], width: int, height: int, u: float
             g.add(Line(x - 4 * u, y - s / 2, x + 2 * s + 4 * u, y - s / 2,
                        Style(stroke=DANGER, width=3 * u, dash=(8 * u, 5 * u))))
         g.add(Text(x + 2 * s + 12 * u, y + 2 * u, label, fs, MUTED))
-        x += 2 * s + 24 * u + len(label) * fs * 0.55
+        x += 2 * s + 36 * u + len(label) * fs * 0.62
     if caption is not None:
         bar_x, bar_w = width * 0.62, width * 0.38 - 40 * u
         done = (caption.index + 1) / max(caption.frames, 1)
