@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from raftviz.export.raster import render_palette, render_rgb, to_png
+from raftviz.export.raster import Backdrops, render_palette, render_rgb, to_png
 from raftviz.export.replay import frame_times, snapshots
 from raftviz.export.scene import Caption, build_scene
 from raftviz.export.svg import to_svg
@@ -150,6 +150,7 @@ class ClipJob:
         self.done = 0
         self._frames = snapshots(twin, frame_times(req.start, req.end, req.frames))
         self._buf = io.BytesIO()
+        self._backdrops = Backdrops()
         self._gif: GifWriter | None = None
         self._webm: WebmWriter | None = None
         if req.format == "gif":
@@ -166,9 +167,9 @@ class ClipJob:
                 caption = Caption(req.start, req.end, self.done, self.total)
                 scene = build_scene(snap, req.width, req.height, caption)
                 if self._gif is not None:
-                    self._gif.add(render_palette(scene))
+                    self._gif.add(render_palette(scene, self._backdrops))
                 elif self._webm is not None:
-                    self._webm.add(render_rgb(scene))
+                    self._webm.add(render_rgb(scene, backdrops=self._backdrops))
                 self.done += 1
         except OutputTooLarge as exc:
             self.abort()

@@ -20,6 +20,7 @@ from raftviz.export.scene import (
     Polygon,
     Rect,
     Scene,
+    Shape,
     Style,
     Text,
 )
@@ -137,8 +138,8 @@ class Painter:
             stroke_fill=color if fake_bold else None,
         )
 
-    def paint(self, scene: Scene) -> None:
-        for shape in scene.shapes():
+    def paint(self, shapes: list[Shape]) -> None:
+        for shape in shapes:
             match shape:
                 case Rect():
                     self.rect(shape)
@@ -163,21 +164,55 @@ def palette_image() -> Image.Image:
     return image
 
 
-def render_rgb(scene: Scene, supersample: int = 1) -> Image.Image:
+class Backdrops:
+    """The last backdrop drawn (background, panels, links, legends), reused while it stays
+    the same: consecutive animation frames mostly differ only in messages and labels."""
+
+    def __init__(self) -> None:
+        self.key: tuple[str, tuple[int, int], tuple[Shape, ...]] | None = None
+        self.image: Image.Image | None = None
+
+    def base(self, scene: Scene, mode: str) -> Image.Image:
+        shapes = tuple(scene.shapes(backdrop=True))
+        key = (mode, (scene.width, scene.height), shapes)
+        if self.image is None or key != self.key:
+            self.image = _blank(scene, mode)
+            Painter(self.image, 1).paint(list(shapes))
+            self.key = key
+        return self.image.copy()
+
+
+def _blank(scene: Scene, mode: str) -> Image.Image:
+    if mode == "P":
+        image = Image.new("P", (scene.width, scene.height), 0)
+        image.putpalette(palette_image().getpalette() or [])
+        return image
+    return Image.new("RGB", (scene.width, scene.height), "white")
+
+
+def render_rgb(scene: Scene, supersample: int = 1, backdrops: Backdrops | None = None
+               ) -> Image.Image:
     """The scene as an RGB image; ``supersample`` > 1 draws larger and scales down (smooth)."""
     k = max(int(supersample), 1)
+    if k == 1 and backdrops is not None:
+        image = backdrops.base(scene, "RGB")
+        Painter(image, 1).paint(scene.shapes(backdrop=False))
+        return image
     image = Image.new("RGB", (scene.width * k, scene.height * k), "white")
-    Painter(image, k).paint(scene)
+    Painter(image, k).paint(scene.shapes())
     if k > 1:
         image = image.resize((scene.width, scene.height), Image.Resampling.LANCZOS)
     return image
 
 
-def render_palette(scene: Scene) -> Image.Image:
+def render_palette(scene: Scene, backdrops: Backdrops | None = None) -> Image.Image:
     """The scene drawn straight into the fixed palette ("P" mode), for GIF frames."""
-    image = Image.new("P", (scene.width, scene.height), 0)
-    image.putpalette(palette_image().getpalette() or [])
-    Painter(image, 1).paint(scene)
+    if backdrops is not None:
+        image = backdrops.base(scene, "P")
+        Painter(image, 1).paint(scene.shapes(backdrop=False))
+        return image
+    image = _blank(scene, "P")
+    Painter(image, 1).paint(scene.shapes())
     return image
 
 

@@ -11,8 +11,14 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+from raftviz.core.log import RaftLog
+from raftviz.sim.engine.cluster import Cluster
 from raftviz.sim.history import History
 from raftviz.sim.snapshot import snapshot
+
+# Log entries per node a drawing can need (the table shows at most a dozen columns); building
+# a long log's every entry for each frame would cost more than drawing the frame.
+LOG_WINDOW = 64
 
 
 def replica(history: History, at: float) -> History:
@@ -37,8 +43,18 @@ def frame_times(start: float, end: float, count: int) -> list[float]:
     return [start + i * step for i in range(count)]
 
 
+def view_snapshot(cluster: Cluster) -> dict[str, Any]:
+    """The snapshot with each Raft log cut to its last ``LOG_WINDOW`` entries."""
+    log_from = {}
+    for host in cluster.hosts.values():
+        log = getattr(host.node if host.node is not None else host.persistent, "log", None)
+        if isinstance(log, RaftLog):
+            log_from[host.id] = max(1, log.last_index - LOG_WINDOW + 1)
+    return snapshot(cluster, log_from=log_from)
+
+
 def snapshots(twin: History, times: list[float]) -> Iterator[dict[str, Any]]:
     """The snapshot at each of ``times`` (ascending), running ``twin`` forward between them."""
     for t in times:
         twin.run_until(t)
-        yield snapshot(twin.cluster)
+        yield view_snapshot(twin.cluster)

@@ -132,6 +132,9 @@ class Group:
     data: dict[str, str] = field(default_factory=dict)
     label: str = ""
     items: list[Shape | Group] = field(default_factory=list)
+    # Part of the backdrop: drawn beneath everything else, and the same from one animation
+    # frame to the next most of the time (the raster writer draws it once and reuses it).
+    backdrop: bool = False
 
     def add(self, item: Shape | Group) -> Shape | Group:
         self.items.append(item)
@@ -145,15 +148,17 @@ class Scene:
     root: Group
     title: str
 
-    def shapes(self) -> list[Shape]:
-        """Every shape in drawing order (the raster writer needs no groups)."""
+    def shapes(self, backdrop: bool | None = None) -> list[Shape]:
+        """Every shape in drawing order (the raster writer needs no groups); only those of
+        the backdrop (True) or only the rest (False) when ``backdrop`` is given."""
         out: list[Shape] = []
-        stack: list[Shape | Group] = [self.root]
+        stack: list[tuple[Shape | Group, bool]] = [(self.root, self.root.backdrop)]
         while stack:
-            item = stack.pop()
+            item, under = stack.pop()
             if isinstance(item, Group):
-                stack.extend(reversed(item.items))
-            else:
+                inner = under or item.backdrop
+                stack.extend((child, inner) for child in reversed(item.items))
+            elif backdrop is None or backdrop == under:
                 out.append(item)
         return out
 
@@ -174,7 +179,7 @@ def build_scene(
     """The whole slide for one snapshot at ``width`` x ``height`` pixels."""
     u = height / 1080.0
     root = Group("raftviz-export", {"version": str(snap.get("version", 0))})
-    root.add(Rect(0, 0, width, height, Style(fill=BG)))
+    root.add(Group("background", backdrop=True, items=[Rect(0, 0, width, height, Style(fill=BG))]))
     title = _header(root, snap, width, u)
     split = round(width * 0.56)
     top, bottom = round(100 * u), height - round(96 * u)
@@ -243,7 +248,8 @@ def _cluster(root: Group, snap: dict[str, Any], x: float, y: float, w: float, h:
              u: float) -> None:
     panel = Group("cluster")
     root.add(panel)
-    panel.add(Rect(x + 24 * u, y, w - 24 * u, h, Style(PANEL, LINE, 2 * u), 14 * u))
+    panel.add(Group("panel", backdrop=True,
+                    items=[Rect(x + 24 * u, y, w - 24 * u, h, Style(PANEL, LINE, 2 * u), 14 * u)]))
     nodes = snap.get("nodes", [])
     ids = [n["id"] for n in nodes]
     cx, cy = x + 12 * u + w / 2, y + h / 2 + 4 * u
@@ -252,7 +258,7 @@ def _cluster(root: Group, snap: dict[str, Any], x: float, y: float, w: float, h:
     n = max(len(ids), 1)
     r_node = min(62 * u, ring * math.sin(math.pi / n) * 0.55) if n > 1 else 62 * u
     cut = _cut_pairs(snap)
-    links = Group("links")
+    links = Group("links", backdrop=True)
     panel.add(links)
     for i, a in enumerate(ids):
         for b in ids[i + 1 :]:
@@ -399,7 +405,8 @@ def _logs(root: Group, snap: dict[str, Any], x: float, y: float, w: float, h: fl
           u: float) -> None:
     panel = Group("logs")
     root.add(panel)
-    panel.add(Rect(x, y, w, h, Style(PANEL, LINE, 2 * u), 14 * u))
+    panel.add(Group("panel", backdrop=True,
+                    items=[Rect(x, y, w, h, Style(PANEL, LINE, 2 * u), 14 * u)]))
     nodes = snap.get("nodes", [])
     paxos = snap.get("protocol") == "paxos"
     label_w = 150 * u
@@ -422,7 +429,7 @@ def _logs(root: Group, snap: dict[str, Any], x: float, y: float, w: float, h: fl
         ry = top + k * row_h
         panel.add(_log_row(node, snap, x + pad, gx, ry, row_h, cell, first, last, u))
     legend_y = top + len(nodes) * row_h + 44 * u
-    lg = Group("logs-legend")
+    lg = Group("logs-legend", backdrop=True)
     panel.add(lg)
     lx = x + pad
     lg.add(Rect(lx, legend_y - 24 * u, 34 * u, 30 * u, Style(TERM_TINTS[0], INK, 2 * u)))
@@ -483,8 +490,10 @@ def _log_row(node: dict[str, Any], snap: dict[str, Any], lx: float, gx: float, y
 
 def _footer(root: Group, snap: dict[str, Any], width: int, height: int, u: float,
             caption: Caption | None) -> None:
-    g = Group("footer")
-    root.add(g)
+    footer = Group("footer")
+    root.add(footer)
+    g = Group("legend", backdrop=True)
+    footer.add(g)
     y = height - 56 * u
     x = 40 * u
     fs = 21 * u
@@ -516,7 +525,7 @@ def _footer(root: Group, snap: dict[str, Any], width: int, height: int, u: float
         bar_x, bar_w = width * 0.62, width * 0.38 - 40 * u
         done = (caption.index + 1) / max(caption.frames, 1)
         bar = Group("range", {"frame": str(caption.index), "frames": str(caption.frames)})
-        g.add(bar)
+        footer.add(bar)
         bar.add(Rect(bar_x, y - 16 * u, bar_w, 14 * u, Style(LINE), 7 * u))
         bar.add(Rect(bar_x, y - 16 * u, max(bar_w * done, 14 * u), 14 * u, Style(K_APPEND),
                      7 * u))

@@ -20,10 +20,9 @@ from typing import Any
 from flask import Flask, Response, abort
 
 from raftviz.export.jobs import ClipJob, ExportError, ExportRequest, parse_request, render_still
-from raftviz.export.replay import replica
+from raftviz.export.replay import replica, view_snapshot
 from raftviz.export.store import ExportStore
 from raftviz.service.sessions import Connection, Session
-from raftviz.sim.snapshot import snapshot
 from raftviz.web.events import MAX_PAYLOAD, Ack, BadRequest, EventHandlers, ok
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ class ExportEvents:
                 if req.clip:
                     work: Any = replica(session.history, req.start)
                 else:
-                    work = snapshot(session.history.cluster)
+                    work = view_snapshot(session.history.cluster)
                 session.touch(self.handlers.manager.clock())
         except ExportError as exc:
             raise BadRequest(str(exc)) from None

@@ -11,9 +11,10 @@ from typing import Any
 
 import imageio_ffmpeg
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from raftviz.export.jobs import ClipJob, ExportError, parse_request, render_still
+from raftviz.export.raster import Backdrops, render_palette, render_rgb
 from raftviz.export.replay import replica
 from raftviz.export.scene import build_scene
 from raftviz.export.svg import to_svg
@@ -222,3 +223,15 @@ def test_bad_requests_are_refused_with_the_field_and_range(payload: dict[str, An
 def test_a_range_wider_than_the_limit_is_refused() -> None:
     with pytest.raises(ExportError, match="at most 60000 ms"):
         parse_request({"format": "webm", "start": 0, "end": 70_000}, horizon=100_000.0)
+
+
+def test_frames_drawn_on_a_reused_backdrop_match_frames_drawn_whole(run: History) -> None:
+    backdrops = Backdrops()
+    twin = replica(run, 100.0)
+    for t in (100.0, 180.0, 400.0, run.now):  # across the partition and the crash
+        twin.run_until(t)
+        scene = build_scene(snapshot(twin.cluster), 1280, 720)
+        assert ImageChops.difference(
+            render_rgb(scene, backdrops=backdrops), render_rgb(scene)).getbbox() is None
+        assert ImageChops.difference(
+            render_palette(scene, backdrops), render_palette(scene)).getbbox() is None
