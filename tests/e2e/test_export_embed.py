@@ -19,7 +19,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import OUT_DIR
+from tests.e2e.conftest import OUT_DIR, Lab
+from tests.e2e.test_accessibility import audit
 
 EXPORTS = OUT_DIR / "exports"
 SVG_G = "{http://www.w3.org/2000/svg}g"
@@ -177,7 +178,7 @@ def test_embed_plays_a_shared_run_inside_another_origin(
         host.goto(other_origin["url"] + "/course.html")
         frame = host.frame_locator("#lab")
         embed = frame.get_by_test_id("embed")
-        expect(embed).to_have_attribute("data-ready", "true")
+        expect(embed).to_have_attribute("data-ready", "true", timeout=30000)
         assert host.frames[1].url.startswith(lab.url.rstrip("/") + "/embed")
         expect(frame.locator('[data-testid^="node-n"]')).to_have_count(5)
         expect(frame.get_by_test_id("embed-time")).to_have_attribute("data-time", "0")
@@ -213,7 +214,7 @@ def test_embed_plays_a_lesson_step_range(page: Any, server_url: str,
                                          save_screenshot: Any) -> None:
     page.set_default_timeout(15000)
     page.goto(server_url + "/embed?lesson=leader-election&step=1&last=2&speed=1")
-    expect(page.get_by_test_id("embed")).to_have_attribute("data-ready", "true")
+    expect(page.get_by_test_id("embed")).to_have_attribute("data-ready", "true", timeout=30000)
     title = page.get_by_test_id("embed-step-title")
     expect(title).to_contain_text("Step 2:")
     expect(page.get_by_test_id("embed-back")).to_be_disabled()
@@ -230,3 +231,29 @@ def test_only_the_embed_may_be_framed(server_url: str, page: Any) -> None:
     lab = page.request.get(server_url + "/")
     assert "frame-ancestors *" in embed.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in lab.headers["content-security-policy"]
+
+
+def test_export_panel_and_embed_have_no_serious_accessibility_violations(
+    browser: Any, server_url: str
+) -> None:
+    # CSP-bypassing contexts, to inject axe (as in test_accessibility.py).
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, bypass_csp=True)
+    try:
+        audit_export_panel_and_embed(ctx, server_url)
+    finally:
+        ctx.close()
+
+
+def audit_export_panel_and_embed(ctx: Any, server_url: str) -> None:
+    page = ctx.new_page()
+    page.set_default_timeout(15000)
+    lab = Lab(page, server_url + "/").open()
+    page.get_by_test_id("export-panel").locator("summary").click()
+    page.get_by_test_id("export-format").select_option("gif")
+    expect(page.get_by_test_id("export-start")).to_be_visible()
+    audit(lab.page, "export panel")
+    embed = ctx.new_page()
+    embed.set_default_timeout(20000)
+    embed.goto(server_url + "/embed?lesson=leader-election&step=0&logs=1")
+    expect(embed.get_by_test_id("embed")).to_have_attribute("data-ready", "true", timeout=30000)
+    audit(embed, "embed")
