@@ -8,6 +8,7 @@ the checkpoint at or before the range, so replaying never touches the live run.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +33,7 @@ def replica(history: History, at: float) -> History:
     twin.checkpoints = list(history.checkpoints)
     twin.cluster = copy.deepcopy(cp.cluster)
     twin.cursor = cp.cursor
+    twin.checkpoint_every = math.inf  # a replica only runs forward: checkpoints would be waste
     return twin
 
 
