@@ -157,6 +157,7 @@ scrub.addEventListener("input", () => {
 scrub.addEventListener("change", async () => {
   if (ready) await player("seek", { time: Number(scrub.value) });
   scrubbing = false;
+  dirty = true; // the frame of the seek came while the bar was held: show it now
 });
 
 const speedBox = byId("embed-speed");
