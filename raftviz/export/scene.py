@@ -204,7 +204,8 @@ def _header(root: Group, snap: dict[str, Any], width: int, u: float) -> str:
     term = max((n.get("term") or 0 for n in nodes), default=0)
     leader = snap.get("leader") or "none"
     messages = len(snap.get("messages", []))
-    line = f"leader {leader} · highest term {term} · {messages} messages in flight"
+    word = "ballot round" if snap.get("protocol") == "paxos" else "term"
+    line = f"leader {leader} · highest {word} {term} · {messages} messages in flight"
     groups = snap.get("network", {}).get("groups") or []
     if groups:
         line += " · partitioned " + " | ".join("{" + ", ".join(grp) + "}" for grp in groups)
@@ -276,13 +277,21 @@ def _cluster(root: Group, snap: dict[str, Any], x: float, y: float, w: float, h:
                 lg.add(Line(mx - k, my + k, mx + k, my - k, Style(stroke=DANGER, width=3.5 * u)))
             else:
                 lg.add(Line(x1, y1, x2, y2, Style(stroke=LINE, width=2.5 * u)))
+    # Clients sit together at the centre of the ring, as on the page.
+    links.add(Group("hub", items=[
+        Rect(cx - 48 * u, cy - 18 * u, 96 * u, 36 * u, Style(BG, FAINT, 2 * u, (6 * u, 4 * u)),
+             8 * u),
+        Text(cx, cy + 7 * u, "clients", 19 * u, MUTED, "middle", bold=True),
+    ]))
+    hub = (cx, cy)
     messages = snap.get("messages", [])
     mg = Group("messages", {"count": str(len(messages))})
     panel.add(mg)
     labelled = len(messages) <= MAX_LABELLED_MESSAGES
     for m in messages:
-        if m.get("from") in pos and m.get("to") in pos:
-            mg.add(_message(m, pos[m["from"]], pos[m["to"]], r_node, u, labelled))
+        a, b = pos.get(m.get("from"), hub), pos.get(m.get("to"), hub)
+        if a != b:
+            mg.add(_message(m, a, b, r_node, u, labelled))
     for node in nodes:
         panel.add(_node(node, snap, pos[node["id"]], r_node, u))
 
@@ -497,9 +506,12 @@ def _footer(root: Group, snap: dict[str, Any], width: int, height: int, u: float
     y = height - 56 * u
     x = 40 * u
     fs = 21 * u
+    paxos = snap.get("protocol") == "paxos"
     items: list[tuple[str, str]] = [
-        ("circle", "AppendEntries"), ("diamond", "RequestVote"), ("square", "client"),
-        ("hollow", "reply"), ("dashed", "will be lost"), ("cut", "link cut"),
+        ("circle", "Accept, Accepted, Learn" if paxos else "AppendEntries"),
+        ("diamond", "Prepare, Promise, Nack" if paxos else "RequestVote"),
+        ("square", "client"), ("hollow", "reply"), ("dashed", "will be lost"),
+        ("cut", "link cut"),
     ]
     for shape, label in items:
         s = 11 * u
@@ -522,7 +534,7 @@ def _footer(root: Group, snap: dict[str, Any], width: int, height: int, u: float
         g.add(Text(x + 2 * s + 12 * u, y + 2 * u, label, fs, MUTED))
         x += 2 * s + 36 * u + len(label) * fs * 0.62
     if caption is not None:
-        bar_x, bar_w = width * 0.62, width * 0.38 - 40 * u
+        bar_x, bar_w = width * 0.71, width * 0.29 - 40 * u
         done = (caption.index + 1) / max(caption.frames, 1)
         bar = Group("range", {"frame": str(caption.index), "frames": str(caption.frames)})
         footer.add(bar)

@@ -235,3 +235,33 @@ def test_frames_drawn_on_a_reused_backdrop_match_frames_drawn_whole(run: History
             render_rgb(scene, backdrops=backdrops), render_rgb(scene)).getbbox() is None
         assert ImageChops.difference(
             render_palette(scene, backdrops), render_palette(scene)).getbbox() is None
+
+
+def test_a_paxos_run_draws_its_roles_and_accepted_slots() -> None:
+    h = History(ClusterConfig(size=3, seed=2, protocol="paxos"))
+    assert h.run_until_condition(leader_exists, 5000)
+    h.apply_json({"type": "client", "op": "set", "key": "x", "value": "7"})
+    h.run_for(200)
+    snap = snapshot(h.cluster)
+    root = parse(to_svg(build_scene(snap, 1920, 1080)))
+    nodes = groups(root, "node")
+    assert [g.get("data-role") for g in nodes] == [n["role"] for n in snap["nodes"]]
+    leader = next(g for g in nodes if g.get("data-node") == snap["leader"])
+    assert "LEADER (proposer)" in texts(leader)
+    for row, n in zip(groups(root, "log-row"), snap["nodes"], strict=True):
+        assert row.get("data-entries") == str(len(n["log"])) and n["log"]
+
+
+def test_client_traffic_is_drawn_from_the_clients_hub() -> None:
+    h = History(ClusterConfig(size=3, seed=1))
+    assert h.run_until_condition(leader_exists, 5000)
+    h.apply_json({"type": "manual", "on": True})
+    h.apply_json({"type": "client", "op": "set", "key": "x", "value": "1"})
+    snap = snapshot(h.cluster)
+    requests = [m for m in snap["messages"] if m["kind"] == "ClientRequest"]
+    assert requests, snap["messages"]
+    root = parse(to_svg(build_scene(snap, 1920, 1080)))
+    drawn = [g for g in groups(root, "message") if g.get("data-kind") == "ClientRequest"]
+    assert len(drawn) == len(requests)
+    assert len(groups(root, "message")) == len(snap["messages"])
+    assert len(groups(root, "hub")) == 1
