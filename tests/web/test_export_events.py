@@ -120,3 +120,16 @@ def test_unknown_export_links_are_404(server: Server) -> None:
     client = server.app.test_client()
     assert client.get("/export/nope").status_code == 404
     assert client.get("/export/" + "x" * 100).status_code == 404
+
+
+def test_a_page_that_leaves_stops_its_export(server: Server, tab: Page) -> None:
+    played(tab, 5000)
+    exports = server.app.extensions["raftviz"].handlers.events["export_start"][2].__self__
+    ack = start(tab, {"format": "webm", "start": 0, "end": 5000, "fps": 30, "seconds": 20})
+    assert ack["ok"] is True and ack["total"] == 600
+    tab.disconnect()
+    deadline = time.monotonic() + 60
+    while exports.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not exports.running  # stopped long before 600 frames at this machine's pace
+    assert exports.store.get(ack["job"]) is None
