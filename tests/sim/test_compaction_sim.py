@@ -174,3 +174,25 @@ def test_rewind_and_replay_reproduce_a_run_with_snapshots() -> None:
     assert again["nodes"] == first["nodes"]
     assert again["events"] == first["events"]
     assert narrated(h.cluster, "snapshot") and narrated(h.cluster, "snapshot_installed", "n3")
+
+
+def test_the_monitors_see_through_a_snapshot_in_the_figure8_teaching_mode() -> None:
+    """The Figure 8 mistake with the wrongly committed entry compacted into n1's snapshot: the
+    checkers still catch the lost entry, and n1's snapshot disagreeing with the new leader's
+    log once n1 returns (its log digests start at the snapshot)."""
+    from tests.sim.test_scenarios import figure8_c, figure8_d
+
+    h = figure8_c(commit_old_terms=True)
+    h.apply_json({"type": "snapshot", "node": "n1"})  # index 2 (term 2), "committed"
+    assert node(h.cluster, "n1").log.snapshot_index == 2
+    figure8_d(h)
+    assert h.run_until_condition(lambda c: c.leader == "n5", 1000)
+    h.apply_json({"type": "restart", "node": "n1"})
+    h.apply_json({"type": "client", "op": "set", "key": "x", "value": "5", "node": "n5"})
+    assert h.run_until_condition(lambda c: node(c, "n1").log.last_index >= 3, 2000)
+    found = violations(h.cluster)
+    assert found["Leader Completeness"]["indices"] == [2]
+    assert found["State Machine Safety"]["indices"] == [2]
+    matching = found["Log Matching"]
+    assert "n1" in matching["nodes"] and matching["indices"][0] == 2
+    assert "snapshot through index 2 (term 2)" in matching["text"]
