@@ -54,7 +54,7 @@ def snapshot_of(entries: list[LogEntry], through: int) -> tuple[RaftLog, Snapsho
 
 
 def make_node(
-    entries: list[LogEntry] = (),  # type: ignore[assignment]
+    entries: list[LogEntry] | tuple[LogEntry, ...] = (),
     *,
     through: int = 0,
     term: int = 1,
