@@ -292,8 +292,10 @@ def _client_op(cluster: Cluster, cmd: ClientOp) -> None:
         raise CommandError(
             f"unknown operation {cmd.op!r}; use set, get, delete, cas, acquire or release"
         ) from None
-    if op is Op.NOOP:
-        raise CommandError("clients cannot propose no-ops")
+    if op in (Op.NOOP, Op.CONFIG):
+        raise CommandError(
+            "clients cannot propose no-ops or configuration entries; use add_server/remove_server"
+        )
     try:
         mode = ReadMode(cmd.read_mode)
     except ValueError:
