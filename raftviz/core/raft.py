@@ -138,14 +138,14 @@ CATCH_UP_ROUNDS = 10  # rounds before the leader gives up on a learner that cann
 class PersistentState:
     """What Raft keeps on stable storage: it survives a crash (Fig. 2, persistent state).
 
-    ``base_config`` is the configuration in force before the log's first entry (None: the
-    voters the node was built with); configuration entries in the log override it.
+    ``configs`` are the log's configuration entries over the configuration in force before
+    the log's first entry (None: the voters the node is built with, and a scan of the log).
     """
 
     current_term: int = 0
     voted_for: str | None = None
     log: RaftLog = field(default_factory=RaftLog)
-    base_config: Configuration | None = None
+    configs: ConfigHistory | None = None
 
 
 class RaftNode:
@@ -168,15 +168,17 @@ class RaftNode:
         self.current_term = state.current_term
         self.voted_for = state.voted_for
         self.log = state.log
-        base = state.base_config or Configuration.of(peers)
-        self.configs = ConfigHistory(
-            base,
-            (
-                (i, entry.command.config)
-                for i, entry in enumerate(self.log, start=1)
-                if entry.command.config is not None
-            ),
-        )
+        if state.configs is not None:
+            self.configs = ConfigHistory(state.configs.base, state.configs.entries)
+        else:
+            self.configs = ConfigHistory(
+                Configuration.of(peers),
+                (
+                    (i, entry.command.config)
+                    for i, entry in enumerate(self.log, start=1)
+                    if entry.command.config is not None
+                ),
+            )
         self.peers: tuple[str, ...] = ()
         # Volatile state on all servers.
         self.commit_index = 0
@@ -270,7 +272,7 @@ class RaftNode:
 
     def persistent_state(self) -> PersistentState:
         """The state a crash leaves behind."""
-        return PersistentState(self.current_term, self.voted_for, self.log, self.configs.base)
+        return PersistentState(self.current_term, self.voted_for, self.log, self.configs)
 
     @property
     def config(self) -> Configuration:
