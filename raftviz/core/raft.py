@@ -726,8 +726,8 @@ class RaftNode:
                 self.match_index[peer] = msg.match_index
             self.next_index[peer] = max(self.next_index[peer], self.match_index[peer] + 1)
             self._advance_commit(now)
-            if self.role is not Role.LEADER:
-                return  # it committed its own removal and stepped down
+            if self.role is not Role.LEADER or peer not in self.next_index:
+                return  # a committed configuration removed this leader or this peer
             if self.catch_up is not None and peer == self.catch_up.server:
                 self._on_learner_progress(now)
             if peer == self.transfer_target:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from raftviz.core.raft import RaftNode, RaftSettings
-from raftviz.sim.engine.cluster import ClusterConfig, CommandError
+from raftviz.sim.engine.cluster import Cluster, ClusterConfig, CommandError
 from raftviz.sim.history import History, config_from_json, logs_converged
 from raftviz.sim.snapshot import snapshot
 
@@ -259,6 +259,18 @@ class RaftMembershipUnderFaults(RaftUnderFaults):
 
     def retire_removed_servers(self) -> None:
         h = self.history
+
+        def settled(c: Cluster) -> bool:
+            """A leader with no change under way: its configuration is final and committed."""
+            n = c.hosts[c.leader].node if c.leader else None
+            return (
+                isinstance(n, RaftNode)
+                and n.catch_up is None
+                and not n.config.joint
+                and n.configs.latest_index <= n.commit_index
+            )
+
+        assert h.run_until_condition(settled, max_ms=20_000)
         leader = h.cluster.hosts[h.cluster.leader or ""].node
         assert isinstance(leader, RaftNode)
         for host in list(h.cluster.hosts.values()):
