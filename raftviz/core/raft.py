@@ -512,6 +512,9 @@ class RaftNode:
         self.heartbeat_deadline = now + self.settings.heartbeat_interval
         self._broadcast_append(now)
         self._advance_commit(now)
+        if self.config.joint and self.configs.latest_index <= self.commit_index:
+            # C_old,new committed under an earlier leader that never appended C_new: finish it.
+            self._append_config(Configuration(self.config.voters), now)
 
     def _become_follower(self, term: int, now: float, leader: str | None) -> None:
         """Adopt a newer term as a follower (the vote is reset with the term)."""

@@ -348,3 +348,17 @@ def test_the_old_leader_steps_down_when_the_target_campaigns() -> None:
     out = node.step(RequestVote("n2", "n1", 2, 1, 1, transfer=True), 6.0)
     assert node.role is Role.FOLLOWER and node.transfer_target is None
     assert RequestVoteReply("n1", "n2", 2, True) in out.messages
+
+
+def test_a_new_leader_finishes_a_committed_joint_configuration() -> None:
+    """Paper section 6: once C_old,new is committed, C_new follows, whoever leads by then."""
+    joint = cfg("n1", "n2", old=THREE)
+    node = make_node([e(1), config_entry(1, joint)], term=1)
+    node.step(AppendEntries("n3", "n1", 1, 2, 1, (), 2), 10.0)  # C_old,new is committed
+    assert node.commit_index == 2 and node.config == joint
+    node.timeout_now(20.0)
+    for peer in ("n2", "n3"):
+        if node.role is not Role.LEADER:
+            node.step(RequestVoteReply(peer, "n1", 2, True), 21.0)
+    assert node.role is Role.LEADER
+    assert node.config == cfg("n1", "n2") and node.log.entry(4).command.config == cfg("n1", "n2")
