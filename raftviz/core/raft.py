@@ -663,11 +663,11 @@ class RaftNode:
                 )
                 self.log.truncate_from(index)
                 if self.configs.truncated_from(index):
-                    self._on_config_changed(now)
+                    self._on_config_changed()
             self.log.append(entry)
             if entry.command.config is not None:
                 self.configs.appended(index, entry.command.config)
-                self._on_config_changed(now)
+                self._on_config_changed()
         last_new = prev + len(msg.entries)
         if msg.leader_commit > self.commit_index:
             new_commit = min(msg.leader_commit, last_new)
@@ -910,7 +910,7 @@ class RaftNode:
                 self.match_index[peer] = 0
                 self.acked_seq[peer] = 0
 
-    def _on_config_changed(self, now: float) -> None:
+    def _on_config_changed(self) -> None:
         """A configuration entry was appended or truncated away: adopt the latest one."""
         if self.catch_up is not None and self.catch_up.server in self.config.members:
             self.catch_up = None  # the learner is a voter now
@@ -1070,7 +1070,7 @@ class RaftNode:
         self.log.append(LogEntry(self.current_term, cmd, round(now, 3)))
         if cmd.config is not None:
             self.configs.appended(self.log.last_index, cmd.config)
-            self._on_config_changed(now)
+            self._on_config_changed()
         return self.log.last_index
 
     def _start_read(self, msg: ClientRequest, now: float) -> None:
