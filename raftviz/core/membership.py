@@ -116,6 +116,11 @@ class ConfigHistory:
         return self.entries[-1][1] if self.entries else self.base
 
     @property
+    def previous(self) -> Configuration:
+        """The configuration the latest one replaced."""
+        return self.entries[-2][1] if len(self.entries) > 1 else self.base
+
+    @property
     def latest_index(self) -> int:
         return self.entries[-1][0] if self.entries else 0
 

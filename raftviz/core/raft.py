@@ -239,7 +239,7 @@ class RaftNode:
                 self._abort_transfer(now)
             if self.settings.check_quorum and now >= self.quorum_deadline:
                 self._check_quorum(now)
-        elif now >= self.election_deadline and self.id in self.config.members:
+        elif now >= self.election_deadline and self.campaigns():
             self._on_election_timeout(now, forced=False)
         self._apply_committed(now)
         return self._flush()
@@ -259,7 +259,7 @@ class RaftNode:
             if self.transfer_target is not None:
                 wake = min(wake, self.transfer_deadline)
             return wake
-        if self.id not in self.config.members:
+        if not self.campaigns():
             return math.inf  # not a voter: it waits for a leader and never campaigns
         return self.election_deadline
 
@@ -274,6 +274,19 @@ class RaftNode:
     def persistent_state(self) -> PersistentState:
         """The state a crash leaves behind."""
         return PersistentState(self.current_term, self.voted_for, self.log, self.configs)
+
+    def campaigns(self) -> bool:
+        """Whether this server may start elections: it is a voter, or it is being removed.
+
+        Thesis 4.2.2: a server whose removal is in its log but not yet committed may still be
+        needed to elect the leader that commits it, so it keeps campaigning until then. A
+        learner, in no configuration yet, never does.
+        """
+        if self.id in self.config.members:
+            return True
+        if self.configs.latest_index <= self.commit_index:
+            return False
+        return self.id in self.configs.previous.members
 
     @property
     def config(self) -> Configuration:
@@ -363,7 +376,7 @@ class RaftNode:
         depose a healthy leader when it rejoins (etcd's PreCandidate does the same).
         """
         why = "was told to time out" if forced else "timed out"
-        if self.id not in self.config.members:
+        if not self.campaigns():
             self._event(
                 "not_voter",
                 f"{self.id} is not a voter in its configuration {self.config.describe()} and "
@@ -1015,7 +1028,7 @@ class RaftNode:
                 f"{self.id} ignored a stale TimeoutNow from {msg.src} (term {msg.term})",
             )
             return
-        if self.id not in self.config.members:
+        if not self.campaigns():
             self._event(
                 "not_voter",
                 f"{self.id} ignored TimeoutNow from {msg.src}: it is not a voter in "

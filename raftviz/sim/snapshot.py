@@ -131,7 +131,7 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
         base.update(_membership(cluster, host.id, p.configs.latest if p.configs else None, leader))
         return base
     election = None
-    if node.role is not Role.LEADER and node.id in node.config.members:  # non-voters never time out
+    if node.role is not Role.LEADER and node.campaigns():  # learners never time out
         elapsed = max(local - node.election_started_at, 0.0)
         election = {
             "timeout": round(node.election_timeout, 3),

@@ -362,3 +362,20 @@ def test_a_new_leader_finishes_a_committed_joint_configuration() -> None:
             node.step(RequestVoteReply(peer, "n1", 2, True), 21.0)
     assert node.role is Role.LEADER
     assert node.config == cfg("n1", "n2") and node.log.entry(4).command.config == cfg("n1", "n2")
+
+
+def test_a_server_whose_removal_is_not_committed_still_campaigns() -> None:
+    """Thesis 4.2.2: until C_new commits, the removed server may be needed for an election."""
+    node = committed_leader()
+    node.remove_server("n1", 5.0)
+    node.step(RequestVote("n2", "n1", 2, 1, 1), 6.0)  # deposed before the removal committed
+    assert node.role is Role.FOLLOWER and node.config == cfg("n2", "n3")
+    assert node.campaigns() and node.next_wakeup() < float("inf")
+    node.step(AppendEntries("n2", "n1", 2, 2, 1, (), 2), 7.0)  # now it learns the commit
+    assert not node.campaigns() and node.next_wakeup() == float("inf")
+
+
+def test_a_learner_never_campaigns() -> None:
+    node = make_node(node_id="n4")
+    assert not node.campaigns() and node.next_wakeup() == float("inf")
+    assert kinds(node.timeout_now(1.0)) == ["not_voter"] and node.current_term == 0

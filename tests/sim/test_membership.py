@@ -277,3 +277,21 @@ def test_membership_runs_replay_identically() -> None:
     h.seek(end["time"])
     assert snapshot(h.cluster)["nodes"] == end["nodes"]
     assert leader_exists(h.cluster)
+
+
+def test_a_leader_removing_itself_behind_a_one_way_cut_does_not_deadlock() -> None:
+    """Found by the stateful test: the removed leader must keep campaigning until C_new commits.
+
+    n-leader appends C_new = {other} but cannot reach the other server. The other, still in
+    the old configuration, needs the old leader's vote, which its shorter log cannot get; only
+    the old leader (whose log holds C_new) can win, and it must be allowed to try.
+    """
+    h = started(2)
+    c = h.cluster
+    h.apply_json({"type": "remove_server", "node": "n1"})
+    h.apply_json({"type": "cut", "src": "n1", "dst": "n2", "both": False})
+    h.run_for(250)
+    h.apply_json({"type": "heal"})
+    assert h.run_until_condition(lambda c: configs(c)["n2"] == cfg("n2") and c.leader == "n2",
+                                 5000)
+    assert violations(c) == {}
