@@ -14,13 +14,13 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
-from enum import StrEnum
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from raftviz.core.messages import Command, LogEntry, Op
 from raftviz.core.paxos import PaxosNode, PaxosSettings
 from raftviz.core.raft import RaftNode, RaftSettings, Role
+from raftviz.sim import config as schema
 from raftviz.sim.engine.clients import ClientSettings
 from raftviz.sim.engine.cluster import Cluster, ClusterConfig, CommandError, NodeInit
 from raftviz.sim.engine.commands import SimCommand, apply_command, parse_command
@@ -31,6 +31,7 @@ TRACE_VERSION = 1
 MAX_TRACE_COMMANDS = 100_000
 MAX_TRACE_TIME = 3_600_000.0  # one simulated hour
 MAX_RUN_MS = 600_000.0
+MAX_TERM = 1_000_000  # in an initial state (a figure from the paper needs a handful)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,60 +309,28 @@ def entry_to_json(entry: LogEntry) -> dict[str, Any]:
     return data
 
 
-def _dataclass_from(cls: Any, data: Any, where: str) -> Any:
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        raise CommandError(f"{where} must be an object")
-    known = {f.name: f for f in fields(cls)}
-    values: dict[str, Any] = {}
-    defaults = cls()
-    for key, value in data.items():
-        if key not in known:
-            raise CommandError(f"{where}: unknown field {key!r}")
-        expected = type(getattr(defaults, key))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if issubclass(expected, StrEnum) and isinstance(value, str):
-            try:
-                value = expected(value)
-            except ValueError:
-                choices = ", ".join(repr(m.value) for m in expected)
-                raise CommandError(f"{where}.{key} must be one of {choices}") from None
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise CommandError(f"{where}.{key} must be a {expected.__name__}")
-        values[key] = value
-    return cls(**values)
-
-
 def config_from_json(data: Any) -> ClusterConfig:
-    """Validate and build a configuration from untrusted JSON."""
+    """Validate and build a configuration from untrusted JSON (the schema: sim/config.py)."""
     if not isinstance(data, dict):
         raise CommandError("config must be an object")
     allowed = {"size", "seed", "protocol", "settings", "network", "clients", "initial", "paxos"}
     extra = set(data) - allowed
     if extra:
         raise CommandError(f"config: unknown field(s) {', '.join(sorted(extra))}")
-    size = data.get("size", 5)
-    seed = data.get("seed", 1)
-    for name, value in (("size", size), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise CommandError(f"config.{name} must be a whole number")
-    if not 0 <= seed < 2**63:
-        raise CommandError("config.seed must be within 0..2^63")
-    protocol = data.get("protocol", "raft")
-    if not isinstance(protocol, str):
-        raise CommandError("config.protocol must be a string")
-    initial = _initial_from_json(data.get("initial", {}))
+    top = {
+        name: schema.check_value("config", name, data[name], f"config.{name}")
+        for name in ("size", "seed", "protocol")
+        if name in data
+    }
     config = ClusterConfig(
-        size=size,
-        seed=seed,
-        protocol=protocol,
-        settings=_dataclass_from(RaftSettings, data.get("settings"), "config.settings"),
-        network=_dataclass_from(LinkParams, data.get("network"), "config.network"),
-        clients=_dataclass_from(ClientSettings, data.get("clients"), "config.clients"),
-        initial=initial,
-        paxos=_dataclass_from(PaxosSettings, data.get("paxos"), "config.paxos"),
+        **top,
+        settings=schema.from_json(
+            "settings", RaftSettings, data.get("settings"), "config.settings"
+        ),
+        network=schema.from_json("network", LinkParams, data.get("network"), "config.network"),
+        clients=schema.from_json("clients", ClientSettings, data.get("clients"), "config.clients"),
+        initial=_initial_from_json(data.get("initial", {})),
+        paxos=schema.from_json("paxos", PaxosSettings, data.get("paxos"), "config.paxos"),
     )
     config.validate()
     return config
@@ -376,8 +345,8 @@ def _initial_from_json(data: Any) -> tuple[tuple[str, NodeInit], ...]:
         if not isinstance(state, dict):
             raise CommandError(f"{where} must be an object")
         term = state.get("term", 0)
-        if isinstance(term, bool) or not isinstance(term, int) or term < 0:
-            raise CommandError(f"{where}.term must be a whole number >= 0")
+        if isinstance(term, bool) or not isinstance(term, int) or not 0 <= term <= MAX_TERM:
+            raise CommandError(f"{where}.term must be a whole number within 0..{MAX_TERM}")
         voted = state.get("voted_for")
         if voted is not None and not isinstance(voted, str):
             raise CommandError(f"{where}.voted_for must be a node id or null")
