@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+import math
+import time as wall
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from raftviz.core.messages import Command, LogEntry, Op
 from raftviz.core.paxos import PaxosNode, PaxosSettings
@@ -24,13 +27,18 @@ from raftviz.sim import config as schema
 from raftviz.sim.engine.clients import ClientSettings
 from raftviz.sim.engine.cluster import Cluster, ClusterConfig, CommandError, NodeInit
 from raftviz.sim.engine.commands import SimCommand, apply_command, parse_command
+from raftviz.sim.engine.errors import WorkLimitError
 from raftviz.sim.engine.network import LinkParams
+from raftviz.sim.engine.scheduler import WorkBudget, WorkMeter
 
 TRACE_FORMAT = "raftviz-trace"
 TRACE_VERSION = 1
 MAX_TRACE_COMMANDS = 100_000
 MAX_TRACE_TIME = 3_600_000.0  # one simulated hour
 MAX_RUN_MS = 600_000.0
+# Replaying a whole trace is one request: a run recorded here over ten simulated minutes (many
+# requests) must import in one. Ten minutes under 20 operations/s replay in about 13 s of CPU.
+IMPORT_BUDGET = WorkBudget(max_events=3_000_000, max_cpu_seconds=30.0)
 MAX_TERM = 1_000_000  # in an initial state (a figure from the paper needs a handful)
 
 
@@ -41,6 +49,23 @@ class Logged:
     events: int
     time: float
     command: SimCommand
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _request(
+    method: Callable[Concatenate[History, P], R],
+) -> Callable[Concatenate[History, P], R]:
+    """One request's work: the outermost call opens a :class:`WorkMeter`, nested calls share it."""
+
+    def metered(self: History, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.metered():
+            return method(self, *args, **kwargs)
+
+    metered.__name__, metered.__doc__ = method.__name__, method.__doc__
+    return metered
 
 
 @dataclass(slots=True)
@@ -60,8 +85,17 @@ class History:
         checkpoint_every: float = 1000.0,
         keep_history: bool = False,
         checkpoint_events: int = 3000,
+        budget: WorkBudget | None = None,
+        work_clock: Callable[[], float] = wall.thread_time,
     ) -> None:
         self.config = config
+        # Bounds each request (seek, advance, a command, a trace's replay): see WorkMeter.
+        # The clock is the thread's CPU time, so work offloaded to a worker thread is measured
+        # by what it did, not by how long it waited for the interpreter lock.
+        self.budget = budget or WorkBudget()
+        self.work_clock = work_clock
+        self._meter: WorkMeter | None = None
+        self._instant = (-math.inf, 0)  # the last request's instant and its events there
         self.checkpoint_every = checkpoint_every
         # A jump back replays from the checkpoint before it, and replay costs by the event, so
         # checkpoints are spaced by events as well as by time: a busy cluster is not copied
@@ -79,6 +113,28 @@ class History:
 
     # ------------------------------------------------------------- commands
 
+    @contextmanager
+    def metered(self) -> Iterator[WorkMeter]:
+        """Everything inside is one request with one work budget (nested calls join it)."""
+        if self._meter is not None:
+            yield self._meter
+            return
+        meter = self._meter = WorkMeter(self.budget, self.work_clock, *self._instant)
+        try:
+            yield meter
+        finally:
+            self._instant = (meter.instant, meter.at_instant)
+            self._meter = None
+
+    def _process(self, t: float) -> None:
+        """Process the next event (due at ``t``), within the request's work budget."""
+        assert self._meter is not None, "events are processed inside a request"
+        # Raises before the event, so the run stays between two whole events.
+        self._meter.charge(max(t, self.cluster.now))
+        self._maybe_checkpoint()
+        self.cluster.step()
+
+    @_request
     def apply(self, command: SimCommand) -> None:
         """Apply a command now; after a jump back this forks history (the old future is gone)."""
         forking = self.cursor < len(self.log) or self.cluster.now < self.horizon
@@ -119,6 +175,7 @@ class History:
 
     # ----------------------------------------------------------------- time
 
+    @_request
     def step(self) -> bool:
         """Process exactly one event (and any recorded command due just before it)."""
         c = self.cluster
@@ -129,32 +186,37 @@ class History:
         t = c.next_event_time()
         if t is None:
             return False
-        self._maybe_checkpoint()
-        c.step()
+        self._process(t)
         self.horizon = max(self.horizon, c.now)
         return True
 
+    @_request
     def run_until(self, time: float) -> None:
         """Run every event up to ``time`` and stand there."""
         c = self.cluster
         if time - c.now > MAX_RUN_MS:
             raise CommandError(f"run at most {MAX_RUN_MS:g} ms at once")
-        while True:
-            self._apply_due(time)
-            t = c.next_event_time()
-            if t is None or t > time:
-                break
-            if self.cursor < len(self.log) and self.log[self.cursor].events == c.events_processed:
-                break  # a recorded command comes first, but after ``time``
-            self._maybe_checkpoint()
-            c.step()
-        if time > c.now:
-            c._set_now(time)  # noqa: SLF001
-        self.horizon = max(self.horizon, c.now)
+        try:
+            while True:
+                self._apply_due(time)
+                t = c.next_event_time()
+                if t is None or t > time:
+                    break
+                if (
+                    self.cursor < len(self.log)
+                    and self.log[self.cursor].events == c.events_processed
+                ):
+                    break  # a recorded command comes first, but after ``time``
+                self._process(t)
+            if time > c.now:
+                c._set_now(time)  # noqa: SLF001
+        finally:
+            self.horizon = max(self.horizon, c.now)  # also where a work guard stopped it
 
     def run_for(self, ms: float) -> None:
         self.run_until(self.cluster.now + ms)
 
+    @_request
     def run_until_condition(
         self, condition: Callable[[Cluster], bool], max_ms: float = 10_000.0
     ) -> bool:
@@ -169,6 +231,7 @@ class History:
             self.step()
         return True
 
+    @_request
     def seek(self, time: float) -> None:
         """Jump to simulated ``time`` (earlier or later), restoring a checkpoint if needed."""
         if not 0 <= time <= MAX_TRACE_TIME:
@@ -210,8 +273,12 @@ class History:
         }
 
     @classmethod
-    def import_trace(cls, data: Any) -> History:
-        """Rebuild a run from an exported trace; raises CommandError for a malformed one."""
+    def import_trace(cls, data: Any, budget: WorkBudget | None = None) -> History:
+        """Rebuild a run from an exported trace; raises CommandError for a malformed one.
+
+        The whole replay is one request under ``budget``: a trace that needs more work than
+        that is refused (WorkLimitError), like one that does not replay.
+        """
         if not isinstance(data, dict):
             raise CommandError("a trace is a JSON object")
         if data.get("format") != TRACE_FORMAT:
@@ -247,11 +314,14 @@ class History:
             logged.append(Logged(events, float(time), command))
         end = _number(data.get("end", 0.0), "end", 0, MAX_TRACE_TIME)
         now = _number(data.get("now", end), "now", 0, MAX_TRACE_TIME)
-        history = cls(config)
+        history = cls(config, budget=budget or IMPORT_BUDGET)
         history.log = logged
         try:
-            while history.cluster.now < end:
-                history.run_until(min(end, history.cluster.now + MAX_RUN_MS))
+            with history.metered():
+                while history.cluster.now < end:
+                    history.run_until(min(end, history.cluster.now + MAX_RUN_MS))
+        except WorkLimitError as exc:
+            raise WorkLimitError(f"the trace was not imported: {exc}") from None
         except CommandError as exc:
             raise CommandError(f"the trace does not replay: {exc}") from None
         if history.cursor != len(logged):
@@ -259,7 +329,8 @@ class History:
                 f"the trace does not replay: command {history.cursor} never came due"
             )
         if now < history.cluster.now:
-            history.seek(now)
+            with history.metered():  # a fresh budget: the replay may have used most of its own
+                history.seek(now)
         return history
 
     def to_json_text(self) -> str:

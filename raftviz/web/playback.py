@@ -8,30 +8,54 @@ The task yields between sessions so that socket handlers run promptly, and it ne
 session that a handler holds: that session is visited on the next tick.
 
 The code is the same in every async mode: it uses only ``socketio.sleep`` and
-``socketio.start_background_task``. Heavy requests (long advances, seeks, trace imports) may be
-run off the event loop with :meth:`Playback.offload`: a native thread in eventlet and gevent
-mode (the request's own thread already in threading mode).
+``socketio.start_background_task``. Requests that run the simulation (commands, advances,
+seeks, trace imports, lesson steps) run off the event loop with :meth:`Playback.offload`: a
+native thread in eventlet and gevent mode (the request's own thread already in threading mode),
+each bounded by its work budget (``WorkBudget`` in raftviz/sim/engine/scheduler.py). At most
+``workers`` heavy requests run at once, server-wide: the others wait their turn without
+blocking anything, so the event loop always keeps most of the interpreter.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask_socketio import SocketIO
 
-from raftviz.service.sessions import Connection, FrameState, Session, SessionManager
+from raftviz.service.sessions import (
+    Connection,
+    FrameState,
+    Session,
+    SessionLock,
+    SessionManager,
+)
 from raftviz.web.frames import build_frame
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+HEAVY_WORKERS = 2  # heavy requests running at once (they share the interpreter lock)
 MAX_CATCH_UP = 0.25  # seconds of real time one visit may make up for (after a stall)
 EXPIRE_EVERY = 5.0  # seconds between idle-session sweeps
 YIELD_EVERY = 0.005  # seconds of work between yields to the event loop within a tick
+
+
+def gate(async_mode: str, workers: int) -> SessionLock:
+    """A semaphore of ``workers`` places that blocks only the waiting green thread (or thread)."""
+    if async_mode == "eventlet":
+        from eventlet.semaphore import Semaphore
+
+        return Semaphore(workers)
+    if async_mode == "gevent":
+        from gevent.lock import Semaphore as GeventSemaphore  # type: ignore[import-untyped]
+
+        return GeventSemaphore(workers)  # type: ignore[no-any-return]
+    return threading.Semaphore(workers)
 
 
 def offloader(async_mode: str) -> Callable[[Callable[[], Any]], Any]:
@@ -58,12 +82,14 @@ class Playback:
         budget_ms: float = 20.0,
         offload: Callable[[Callable[[], Any]], Any] | None = None,
         run_task: bool = True,
+        workers: int = HEAVY_WORKERS,
     ) -> None:
         self.socketio = socketio
         self.manager = manager
         self.period = 1.0 / frame_hz
         self.budget = budget_ms / 1000.0
         self._offload = offload or (lambda fn: fn())
+        self._heavy = gate(socketio.async_mode, workers)
         self.run_task = run_task
         self._started = False
         self._stopping = False
@@ -74,8 +100,16 @@ class Playback:
         self.behind = 0  # session visits cut short by the CPU budget
         self.late_ticks = 0  # ticks that started later than one period after the previous one
 
-    def offload(self, fn: Callable[[], T]) -> T:
-        result: T = self._offload(fn)
+    def offload(self, fn: Callable[[], T], heavy: bool = True) -> T:
+        """Run ``fn`` off the event loop; a heavy one waits for one of the ``workers`` places.
+
+        A light one (a command: at most one instant's events) does not queue behind heavy ones.
+        """
+        if not heavy:
+            result: T = self._offload(fn)
+            return result
+        with self._heavy:
+            result = self._offload(fn)
         return result
 
     # ---------------------------------------------------------------- frames
