@@ -36,6 +36,7 @@ TRACE_VERSION = 1
 MAX_TRACE_COMMANDS = 100_000
 MAX_TRACE_TIME = 3_600_000.0  # one simulated hour
 MAX_RUN_MS = 600_000.0
+DEFAULT_BUDGET = WorkBudget()  # one request: a command, a step, an advance, a seek
 # Replaying a whole trace is one request: a run recorded here over ten simulated minutes (many
 # requests) must import in one. Ten minutes under 20 operations/s replay in about 13 s of CPU.
 IMPORT_BUDGET = WorkBudget(max_events=3_000_000, max_cpu_seconds=30.0)
@@ -92,7 +93,7 @@ class History:
         # Bounds each request (seek, advance, a command, a trace's replay): see WorkMeter.
         # The clock is the thread's CPU time, so work offloaded to a worker thread is measured
         # by what it did, not by how long it waited for the interpreter lock.
-        self.budget = budget or WorkBudget()
+        self.budget = budget or DEFAULT_BUDGET
         self.work_clock = work_clock
         self._meter: WorkMeter | None = None
         self._instant = (-math.inf, 0)  # the last request's instant and its events there

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ from raftviz.service.sessions import (
     SessionLock,
     SessionManager,
 )
+from raftviz.sim.engine.scheduler import PACE
 from raftviz.web.frames import build_frame
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HEAVY_WORKERS = 2  # heavy requests running at once (they share the interpreter lock)
+# While sessions are playing, a worker thread sleeps as long as it worked, in slices of
+# PACE_SLICE seconds of CPU: the event loop thread then always finds the interpreter free
+# soon, and playing sessions keep their frame rate beside long requests (at the cost of those
+# requests taking up to twice as long, only while someone is watching frames).
+PACE_SLICE = 0.004
+PACE_RATIO = 1.0
+MIN_SIMULATION_SHARE = 0.1  # of a visit's budget, however costly the session's frames are
 MAX_CATCH_UP = 0.25  # seconds of real time one visit may make up for (after a stall)
 EXPIRE_EVERY = 5.0  # seconds between idle-session sweeps
 YIELD_EVERY = 0.005  # seconds of work between yields to the event loop within a tick
@@ -71,6 +80,39 @@ def offloader(async_mode: str) -> Callable[[Callable[[], Any]], Any]:
     return lambda fn: fn()
 
 
+class _Pacer:
+    """Called by a request's work meter: sleeps off the CPU used since the last sleep."""
+
+    __slots__ = ("sleep", "busy", "since")
+
+    def __init__(self, sleep: Callable[[float], None], busy: Callable[[], bool]) -> None:
+        self.sleep = sleep
+        self.busy = busy
+        self.since = time.thread_time()
+
+    def __call__(self) -> None:
+        worked = time.thread_time() - self.since
+        if worked >= PACE_SLICE:
+            if self.busy():
+                self.sleep(worked * PACE_RATIO)
+            self.since = time.thread_time()
+
+
+def _real_sleep(async_mode: str) -> Callable[[float], None]:
+    """``time.sleep`` that blocks the OS thread (the worker), whatever was monkey-patched."""
+    if async_mode == "eventlet":
+        from eventlet import patcher
+
+        sleep: Callable[[float], None] = patcher.original("time").sleep
+        return sleep
+    if async_mode == "gevent":
+        from gevent import monkey  # type: ignore[import-untyped]
+
+        original: Callable[[float], None] = monkey.get_original("time", "sleep")
+        return original
+    return time.sleep
+
+
 class Playback:
     """Advances playing sessions, sends frames, expires idle sessions."""
 
@@ -90,6 +132,8 @@ class Playback:
         self.budget = budget_ms / 1000.0
         self._offload = offload or (lambda fn: fn())
         self._heavy = gate(socketio.async_mode, workers)
+        self._sleep = _real_sleep(socketio.async_mode)
+        self._frames_cost: weakref.WeakKeyDictionary[Session, float] = weakref.WeakKeyDictionary()
         self.run_task = run_task
         self._started = False
         self._stopping = False
@@ -105,12 +149,23 @@ class Playback:
 
         A light one (a command: at most one instant's events) does not queue behind heavy ones.
         """
+
+        def job() -> T:
+            token = PACE.set(_Pacer(self._sleep, self._someone_watching))
+            try:
+                return fn()
+            finally:
+                PACE.reset(token)
+
         if not heavy:
-            result: T = self._offload(fn)
+            result: T = self._offload(job)
             return result
         with self._heavy:
-            result = self._offload(fn)
+            result = self._offload(job)
         return result
+
+    def _someone_watching(self) -> bool:
+        return bool(self.manager.playing())
 
     # ---------------------------------------------------------------- frames
 
@@ -203,11 +258,17 @@ class Playback:
                 return
             real_ms = min(max(now - session.played_until, 0.0), MAX_CATCH_UP) * 1000.0
             session.played_until = now
-            deadline = time.perf_counter() + self.budget
+            # The budget covers the whole visit: the frames this session's pages cost last
+            # time (a big, busy cluster's are not cheap) come out of its simulation time.
+            start = time.perf_counter()
+            frames_cost = self._frames_cost.get(session, 0.0)
+            deadline = start + max(self.budget - frames_cost, self.budget * MIN_SIMULATION_SHARE)
             if not session.play_for(real_ms, deadline, time.perf_counter):
                 self.behind += 1
             session.touch(now)
+            sent = time.perf_counter()
             self.send_frames(session)
+            self._frames_cost[session] = time.perf_counter() - sent
         except Exception:
             log.exception("playback failed for session #%d; pausing it", session.serial)
             session.playing = False

@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from raftviz.core.messages import Immutable
@@ -91,7 +92,7 @@ class WorkBudget:
 
     max_events_at_one_instant: int = 10_000
     max_events: int = 1_000_000
-    max_cpu_seconds: float = 10.0
+    max_cpu_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if self.max_events_at_one_instant < 1 or self.max_events < 1:
@@ -101,6 +102,11 @@ class WorkBudget:
 
 
 CPU_CHECK_EVERY = 128  # events between CPU clock readings (about 5 ms of work)
+
+# Called every CPU_CHECK_EVERY events of a request, in the thread doing it: the server sets it
+# in its worker threads so that long work yields the interpreter to the event loop (see
+# raftviz/web/playback.py). None (the default) outside the server.
+PACE: ContextVar[Callable[[], None] | None] = ContextVar("raftviz_pace", default=None)
 
 
 class WorkMeter:
@@ -113,7 +119,7 @@ class WorkMeter:
     ticks), and once found it stays found until time moves (a seek back, a reset).
     """
 
-    __slots__ = ("budget", "clock", "started", "events", "instant", "at_instant")
+    __slots__ = ("budget", "clock", "started", "events", "instant", "at_instant", "pace")
 
     def __init__(
         self,
@@ -128,6 +134,7 @@ class WorkMeter:
         self.events = 0
         self.instant = instant
         self.at_instant = at_instant
+        self.pace = PACE.get()
 
     def charge(self, time: float) -> None:
         """Account for one event processed at simulated ``time``; WorkLimitError past the budget."""
@@ -147,6 +154,8 @@ class WorkMeter:
                 f"run stands at t={time:g} ms. Ask for less at a time"
             )
         if self.events % CPU_CHECK_EVERY == 0 and self.events:
+            if self.pace is not None:
+                self.pace()
             used = self.clock() - self.started
             if used > b.max_cpu_seconds:
                 raise WorkLimitError(
