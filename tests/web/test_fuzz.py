@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -337,14 +336,15 @@ class HandlersUnderFuzz(RuleBasedStateMachine):
         assert not broken, broken[0].text
 
 
-@pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
 def test_fuzzed_events_through_the_socket_handlers() -> None:
     run = settings(
         settings(),
         max_examples=min(settings().max_examples, 20),
-        stateful_step_count=25,
+        stateful_step_count=20,
         deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        suppress_health_check=[
+            HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.large_base_example
+        ],
     )
     HandlersUnderFuzz.TestCase.settings = run
     HandlersUnderFuzz.TestCase().runTest()
