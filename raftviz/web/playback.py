@@ -42,12 +42,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HEAVY_WORKERS = 2  # heavy requests running at once (they share the interpreter lock)
-# While sessions are playing, a worker thread sleeps as long as it worked, in slices of
-# PACE_SLICE seconds of CPU: the event loop thread then always finds the interpreter free
-# soon, and playing sessions keep their frame rate beside long requests (at the cost of those
-# requests taking up to twice as long, only while someone is watching frames).
+# While sessions are playing, a worker thread sleeps PACE_RATIO times as long as it worked, in
+# slices of PACE_SLICE seconds of CPU: the workers together take at most half the interpreter
+# and playing sessions keep their frame rate beside long requests (which take up to four
+# times as long then, only while someone is watching frames).
 PACE_SLICE = 0.004
-PACE_RATIO = 1.0
+PACE_RATIO = 3.0
 MIN_SIMULATION_SHARE = 0.1  # of a visit's budget, however costly the session's frames are
 MAX_CATCH_UP = 0.25  # seconds of real time one visit may make up for (after a stall)
 EXPIRE_EVERY = 5.0  # seconds between idle-session sweeps
@@ -121,7 +121,7 @@ class Playback:
         socketio: SocketIO,
         manager: SessionManager,
         frame_hz: float = 20.0,
-        budget_ms: float = 20.0,
+        budget_ms: float = 10.0,
         offload: Callable[[Callable[[], Any]], Any] | None = None,
         run_task: bool = True,
         workers: int = HEAVY_WORKERS,
@@ -134,6 +134,8 @@ class Playback:
         self._heavy = gate(socketio.async_mode, workers)
         self._sleep = _real_sleep(socketio.async_mode)
         self._frames_cost: weakref.WeakKeyDictionary[Session, float] = weakref.WeakKeyDictionary()
+        self.watching = False  # any session playing at the last tick (workers pace then)
+        self._rest_until: weakref.WeakKeyDictionary[Session, float] = weakref.WeakKeyDictionary()
         self.run_task = run_task
         self._started = False
         self._stopping = False
@@ -165,7 +167,8 @@ class Playback:
         return result
 
     def _someone_watching(self) -> bool:
-        return bool(self.manager.playing())
+        """Read from worker threads: a plain flag, no lock (set by each tick)."""
+        return self.watching
 
     # ---------------------------------------------------------------- frames
 
@@ -236,7 +239,9 @@ class Playback:
         """Visit every playing session once; sweep idle sessions now and then."""
         self.ticks += 1
         last_yield = time.perf_counter()
-        for session in self.manager.playing():
+        playing = self.manager.playing()
+        self.watching = bool(playing)
+        for session in playing:
             self._visit(session)
             if time.perf_counter() - last_yield > YIELD_EVERY:
                 self.socketio.sleep(0)  # let handlers and socket writers run
@@ -247,6 +252,8 @@ class Playback:
             self.expire()
 
     def _visit(self, session: Session) -> None:
+        if time.perf_counter() < self._rest_until.get(session, 0.0):
+            return  # its last visit cost more than its budget: it sits this tick out
         if not session.lock.acquire(blocking=False):
             return  # a handler is working on it; next tick
         try:
@@ -268,7 +275,14 @@ class Playback:
             session.touch(now)
             sent = time.perf_counter()
             self.send_frames(session)
-            self._frames_cost[session] = time.perf_counter() - sent
+            end = time.perf_counter()
+            self._frames_cost[session] = end - sent
+            # Frames costlier than the whole budget: skip visits so that on average this
+            # session uses no more than its budget per tick (it gets fewer frames, no one else
+            # gets fewer).
+            over = (end - start) - self.budget
+            if over > 0 and self.budget > 0:
+                self._rest_until[session] = end + over * self.period / self.budget
         except Exception:
             log.exception("playback failed for session #%d; pausing it", session.serial)
             session.playing = False
