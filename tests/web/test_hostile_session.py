@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 
 TARGET_INTERVAL = 0.050
 P99_TARGET_MS = 100.0
+MIN_FPS = 15.0
 BASELINE = 4.0
 WINDOW = 6.0
 
@@ -180,9 +181,10 @@ def test_a_hostile_session_does_not_delay_other_sessions_frames() -> None:
             page.ws.close()
 
     print(f"quiet: {quiet}, hostile playing: {playing}, hostile advancing: {advancing}")
+    if quiet[0] < MIN_FPS or quiet[1] > P99_TARGET_MS:
+        pytest.skip(f"this machine is too busy to judge: with no hostile session the frames came "
+                    f"at {quiet[0]:.1f}/s, interval deviation p99 {quiet[1]:.0f} ms")
     for fps, p99, health in (playing, advancing):
-        # On a machine with CPU to spare the absolute targets hold; on one so loaded that even
-        # the quiet window misses them, a hostile window must not be much worse than it.
-        assert fps >= min(15.0, quiet[0] * 0.75), f"{fps:.1f} frames/s, quiet {quiet[0]:.1f}"
-        assert p99 <= max(P99_TARGET_MS, quiet[1] * 1.5 + 50), f"p99 {p99:.1f} ms, {quiet}"
-        assert health < max(0.5, quiet[2] * 2), f"/healthz took {health * 1000:.0f} ms"
+        assert fps >= MIN_FPS, f"{fps:.1f} frames/s (quiet: {quiet[0]:.1f})"
+        assert p99 <= P99_TARGET_MS, f"frame interval deviation p99 {p99:.1f} ms"
+        assert health < 0.5, f"/healthz took {health * 1000:.0f} ms"
