@@ -19,6 +19,7 @@ blocking anything, so the event loop always keeps most of the interpreter.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import weakref
@@ -135,7 +136,7 @@ class Playback:
         self._sleep = _real_sleep(socketio.async_mode)
         self._frames_cost: weakref.WeakKeyDictionary[Session, float] = weakref.WeakKeyDictionary()
         self.watching = False  # any session playing at the last tick (workers pace then)
-        self._rest_until: weakref.WeakKeyDictionary[Session, float] = weakref.WeakKeyDictionary()
+        self._resting: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
         self.run_task = run_task
         self._started = False
         self._stopping = False
@@ -252,7 +253,9 @@ class Playback:
             self.expire()
 
     def _visit(self, session: Session) -> None:
-        if time.perf_counter() < self._rest_until.get(session, 0.0):
+        resting = self._resting.get(session, 0)
+        if resting:
+            self._resting[session] = resting - 1
             return  # its last visit cost more than its budget: it sits this tick out
         if not session.lock.acquire(blocking=False):
             return  # a handler is working on it; next tick
@@ -282,7 +285,7 @@ class Playback:
             # gets fewer).
             over = (end - start) - self.budget
             if over > 0 and self.budget > 0:
-                self._rest_until[session] = end + over * self.period / self.budget
+                self._resting[session] = math.ceil(over / self.budget)
         except Exception:
             log.exception("playback failed for session #%d; pausing it", session.serial)
             session.playing = False
