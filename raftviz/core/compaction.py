@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from raftviz.core.membership import Configuration
 from raftviz.core.messages import Immutable, Result
 from raftviz.core.state_machine import KVImage, Lock
 
@@ -24,15 +25,15 @@ class Snapshot(Immutable):
     """A compacted prefix: state machine image plus last included index, term and configuration.
 
     ``configuration`` is the cluster membership as of the last included entry (Fig. 12, "last
-    config"); it is the static member list today, and any richer configuration record that
-    serialises to JSON can take its place. ``digest`` is the log's chain digest at the last
+    config"): the voters, and the old voters too when it was taken during joint consensus.
+    ``digest`` is the log's chain digest at the last
     included index, kept so the safety checkers can compare a compacted prefix with other
     logs; like all digests it is process-local bookkeeping, never protocol input.
     """
 
     last_included_index: int
     last_included_term: int
-    configuration: tuple[str, ...]
+    configuration: Configuration
     state: KVImage
     digest: int = 0
 
@@ -50,7 +51,11 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
     body = {
         "last_included_index": snapshot.last_included_index,
         "last_included_term": snapshot.last_included_term,
-        "configuration": list(snapshot.configuration),
+        "configuration": {
+            "voters": sorted(snapshot.configuration.voters),
+            "old_voters": None if snapshot.configuration.old_voters is None
+            else sorted(snapshot.configuration.old_voters),
+        },
         "digest": snapshot.digest,
         "data": [list(kv) for kv in s.data],
         "locks": [[k, lock.holder, lock.token, lock.expires_at] for k, lock in s.locks],
@@ -74,7 +79,11 @@ def decode_snapshot(raw: bytes) -> Snapshot:
     return Snapshot(
         body["last_included_index"],
         body["last_included_term"],
-        tuple(body["configuration"]),
+        Configuration(
+            frozenset(body["configuration"]["voters"]),
+            None if body["configuration"]["old_voters"] is None
+            else frozenset(body["configuration"]["old_voters"]),
+        ),
         state,
         body["digest"],
     )

@@ -16,6 +16,7 @@ import pytest
 
 from raftviz.core.compaction import Snapshot, decode_snapshot, encode_snapshot
 from raftviz.core.log import CHUNK, RaftLog
+from raftviz.core.membership import Configuration
 from raftviz.core.messages import (
     NOOP,
     AppendEntries,
@@ -48,7 +49,9 @@ def snapshot_of(entries: list[LogEntry], through: int) -> tuple[RaftLog, Snapsho
     for entry in entries[:through]:
         sm.apply(entry)
     log = RaftLog(entries)
-    snap = Snapshot(through, log.term_at(through), THREE, sm.image(), log.digest(through))
+    snap = Snapshot(
+        through, log.term_at(through), Configuration.of(THREE), sm.image(), log.digest(through)
+    )
     log.compact(through)
     return log, snap
 
@@ -62,7 +65,7 @@ def make_node(
     node_id: str = "n1",
 ) -> RaftNode:
     log, snap = snapshot_of(list(entries), through) if through else (RaftLog(entries), None)
-    state = PersistentState(term, None, log, snap)
+    state = PersistentState(term, None, log, snapshot=snap)
     return RaftNode(node_id, THREE, settings, random.Random(7), 0.0, state)
 
 
@@ -157,7 +160,7 @@ def test_snapshot_bytes_round_trip_with_locks_and_sessions() -> None:
     sm = KVStateMachine()
     sm.apply(LogEntry(1, Command(Op.SET, "x", "1", client="c1", request_id=4)))
     sm.apply(LogEntry(1, Command(Op.ACQUIRE, "lock", client="c2", request_id=1, ttl=500), 10.0))
-    snap = Snapshot(2, 1, THREE, sm.image(), 77)
+    snap = Snapshot(2, 1, Configuration(frozenset(THREE), frozenset(THREE[:2])), sm.image(), 77)
     assert decode_snapshot(encode_snapshot(snap)) == snap
     restored = KVStateMachine.from_image(snap.state)
     assert restored.sessions == sm.sessions and restored.locks == sm.locks
@@ -177,7 +180,7 @@ def test_a_node_snapshots_once_it_has_applied_the_threshold() -> None:
     assert "snapshot through index 4 (term 2) and discarded 4 log entries" in out.events[0].text
     assert node.snapshot is not None
     assert node.snapshot.state == node.sm.image()
-    assert node.snapshot.configuration == THREE
+    assert node.snapshot.configuration == Configuration.of(THREE)
     assert view(node)["log"] == [(2, "e")]
     assert node.persistent_state().snapshot is node.snapshot
 
