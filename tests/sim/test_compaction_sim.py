@@ -196,3 +196,28 @@ def test_the_monitors_see_through_a_snapshot_in_the_figure8_teaching_mode() -> N
     matching = found["Log Matching"]
     assert "n1" in matching["nodes"] and matching["indices"][0] == 2
     assert "snapshot through index 2 (term 2)" in matching["text"]
+
+
+def test_a_configuration_compacted_into_a_snapshot_reaches_a_lagging_follower() -> None:
+    """Fig. 12's "last config": a server added before the snapshot is in the snapshot's
+    configuration, and a follower that installs the snapshot adopts it."""
+    h = history(3, seed=4, settings={"snapshot_threshold": 10, "snapshot_chunk_size": 64})
+    assert h.run_until_condition(leader_exists, 2000)
+    leader = h.cluster.leader
+    assert leader is not None
+    lagging = next(n for n in h.cluster.node_ids if n != leader)
+    h.run_for(300)
+    h.apply_json({"type": "crash", "node": lagging})
+    h.apply_json({"type": "add_server"})
+    assert h.run_until_condition(lambda c: "n4" in node(c, leader).config.voters, 3000)
+    write(h, 25)
+    lead = node(h.cluster, leader)
+    assert lead.snapshot is not None and "n4" in lead.snapshot.configuration.voters
+    assert lead.configs.entries == [] or all(i > lead.log.snapshot_index
+                                             for i, _ in lead.configs.entries)
+    h.apply_json({"type": "restart", "node": lagging})
+    assert h.run_until_condition(
+        lambda c: node(c, lagging).log.snapshot_index >= lead.log.snapshot_index - 10, 5000
+    )
+    assert "n4" in node(h.cluster, lagging).config.voters
+    assert violations(h.cluster) == {}
