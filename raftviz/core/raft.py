@@ -634,6 +634,10 @@ class RaftNode:
             return
         if msg.reject_index != self.next_index[peer] - 1:
             return  # a rejection of an older probe; a newer one is already on its way
+        if not msg.conflict_index:
+            # Refused outright (another leader of this term, in the no-majority teaching mode):
+            # the logs are not the problem, and probing again at once would loop forever.
+            return
         if self.settings.fast_backup and msg.conflict_index:
             target = msg.conflict_index
             if msg.conflict_term:
