@@ -196,6 +196,14 @@ class RaftNode:
         self._apply_committed(now)
         return self._flush()
 
+    def heartbeat_now(self, now: float) -> Output:
+        """A leader sends AppendEntries to every follower now, ahead of its heartbeat timer."""
+        if self.role is Role.LEADER:
+            self.heartbeat_deadline = now + self.settings.heartbeat_interval
+            self._broadcast_append(now)
+        self._apply_committed(now)
+        return self._flush()
+
     def next_wakeup(self) -> float:
         """The local time at which :meth:`tick` next has something to do."""
         if self.role is Role.LEADER:

@@ -195,6 +195,10 @@ class SafetyMonitor(Monitor):
             self.prev_role[node.id] = node.role
             self.prev_term[node.id] = node.current_term
 
+    def note_candidate(self, node: str, term: int) -> None:
+        """A RequestVote for ``term`` was sent on ``node``'s behalf (a script injected it)."""
+        self.candidates.setdefault(term, set()).add(node)
+
     # ------------------------------------------------------------------ checks
 
     def _check_term(self, cluster: Cluster, node: RaftNode) -> None:
