@@ -38,7 +38,9 @@ def register_routes(
             )
             return body, 503, {"Retry-After": "60", "Cache-Control": "no-store"}
         body = render_template("index.html", version=version, defaults=defaults)
-        return body, 200, {"Cache-Control": "no-store"}
+        # no-cache, not no-store: the page may be kept in the back/forward cache (it holds no
+        # secret; the session token lives in the tab's sessionStorage) but is revalidated.
+        return body, 200, {"Cache-Control": "no-cache"}
 
     @app.get("/join/<code>")
     def join(code: str) -> Any:

@@ -56,6 +56,13 @@ export function connect(handlers) {
   return socket;
 }
 
+// Back/forward cache: an open socket keeps a page out of it. Leaving closes the socket; a page
+// restored from the cache connects again, and the stored token brings its cluster back.
+addEventListener("pagehide", () => socket?.disconnect());
+addEventListener("pageshow", (e) => {
+  if (e.persisted) socket?.connect();
+});
+
 /** The classroom code of `/?join=CODE` (letters and digits only), or "". */
 export function joinCode() {
   const code = new URLSearchParams(location.search).get("join") || "";
