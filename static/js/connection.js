@@ -103,4 +103,5 @@ export const api = {
   traceExport: (opts) => call("trace_export", {}, opts),
   traceImport: (trace, opts) => call("trace_import", { trace }, opts),
   resync: () => call("resync", {}, { quiet: true }),
+  exportStart: (payload, opts) => call("export_start", payload, opts),
 };

@@ -6,6 +6,7 @@
 import { SimClock } from "./clock.js";
 import { api, connect, joinCode, reconnect } from "./connection.js";
 import { attr, byId, el, text } from "./dom.js";
+import { Exporter } from "./export.js";
 import { byNodeId, ms } from "./format.js";
 import { Menus } from "./menus.js";
 import { Share } from "./share.js";
@@ -346,6 +347,7 @@ const socket = connect({
   },
 });
 lesson.mount({ socket, time: () => store.snapshot?.time ?? null, seek });
+new Exporter({ api, socket, store });
 classroom.mount({ socket, joining: Boolean(joinCode()) });
 
 // ------------------------------------------------------------------ keyboard
