@@ -646,7 +646,7 @@ class RaftNode:
             # Refused outright (another leader of this term, in the no-majority teaching mode):
             # the logs are not the problem, and probing again at once would loop forever.
             return
-        if self.settings.fast_backup and msg.conflict_index:
+        if self.settings.fast_backup:
             target = msg.conflict_index
             if msg.conflict_term:
                 last_of_term = self.log.last_index_of_term(msg.conflict_term)

@@ -568,6 +568,24 @@ def test_a_stale_rejection_is_ignored() -> None:
     assert node.next_index == before
 
 
+def test_heartbeat_now_sends_append_entries_to_every_follower_at_once() -> None:
+    node = make_leader([e(1, "a")], term=2, now=0.0)
+    out = node.heartbeat_now(20.0)
+    noop = node.log.entry(2)
+    assert out.messages == (
+        AppendEntries("n1", "n2", 2, 1, 1, (noop,), 0, 2),
+        AppendEntries("n1", "n3", 2, 1, 1, (noop,), 0, 2),
+    )
+    assert node.heartbeat_deadline == 20.0 + BASE.heartbeat_interval
+
+
+def test_heartbeat_now_at_a_follower_sends_nothing() -> None:
+    node = make_node([e(1, "a")], term=1)
+    before = (view(node), timer(node))
+    assert node.heartbeat_now(20.0) == Output()
+    assert (view(node), timer(node)) == before
+
+
 def test_a_refusal_from_another_leader_of_the_term_is_not_probed_again() -> None:
     """No-majority teaching mode: two leaders of one term refuse each other's AppendEntries
     (no conflict hint). The logs are not the problem; answering with a new probe would bounce
