@@ -124,7 +124,10 @@ class ReferenceChecker:
         commit = min(node.commit_index, len(log))
         old_commit = before["commit"] if before is not None else 0
         if commit > old_commit:
-            if node.role is Role.LEADER:
+            was_leader = (
+                before is not None and before["role"] is Role.LEADER and before["term"] == term
+            )
+            if node.role is Role.LEADER or was_leader:
                 self.leader_committed = max(self.leader_committed, commit)
                 if not node.settings.commit_old_terms and log[commit - 1][0] != term:
                     self.broken.add("Commit Rule")

@@ -351,7 +351,8 @@ def test_leader_has_majority_fires_on_a_leader_without_enough_votes_in_its_term(
     c = cluster(5)
     elect(c, "n1", 2, ("n2",))
     assert broken(c) == {"Leader Has Majority": 1}
-    assert "n1 became leader of term 2 with votes from n1, n2 in that term; it needs 3 of 5" \
+    assert "n1 became leader of term 2 with votes from n1, n2 in that term, not a majority of " \
+        "{n1,n2,n3,n4,n5}" \
         in str(first(c, "Leader Has Majority")["text"])
 
 
@@ -493,7 +494,8 @@ def test_the_live_monitor_agrees_with_the_reference_checker(
         refs[0].hook(h.cluster)
 
     h = chaos({"size": size, "seed": seed, "settings": settings}, seed, 60, prepare=hook)
-    live = set(broken(h.cluster)) - {"Linearizability"}
+    # Linearizability and the membership check (membership_invariants) are not re-derived.
+    live = set(broken(h.cluster)) - {"Linearizability", "Configuration Overlap"}
     assert live == refs[0].broken
     if not any(settings.get(m) for m in ("no_majority", "commit_old_terms")):
         assert live == set()

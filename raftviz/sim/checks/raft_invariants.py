@@ -41,10 +41,13 @@ INVARIANTS: dict[str, str] = {
     "server that stores it",
     "One Vote Per Term": "a server votes for at most one candidate in a term, even across a "
     "restart, and only for a server that stood for election in that term",
-    "Leader Has Majority": "a leader of a term was voted for by a majority of the servers in "
-    "that term",
+    "Leader Has Majority": "a leader of a term was voted for by a majority of its configuration "
+    "in that term",
     "Commit Rule": "a leader commits by counting only an entry of its own term that a majority "
     "stores (5.4.2); no server's commit index passes what a leader committed",
+    # A separate check (membership_invariants), registered here so the panel lists it.
+    "Configuration Overlap": "leaders of the same term cannot be elected by majorities of "
+    "different configurations (thesis 4.1)",
     "Linearizability": "every client operation appears to take effect at one instant between "
     "its invocation and its response",
 }
@@ -145,7 +148,6 @@ class SafetyMonitor(Monitor):
     def __init__(self, node_ids: tuple[str, ...]) -> None:
         super().__init__()
         self.node_ids = node_ids
-        self.majority = len(node_ids) // 2 + 1
         self.leaders_by_term: dict[int, str] = {}
         # Digest of the committed prefix at each index, as first committed anywhere.
         self.committed: PVector[int] = PVector()
@@ -352,15 +354,15 @@ class SafetyMonitor(Monitor):
         if node.settings.no_majority:
             return
         term = node.current_term
-        voters = sorted(x for x in self.node_ids if self.votes.get((x, term)) == node.id)
-        if len(voters) >= self.majority:
+        voters = sorted(x for x in cluster.hosts if self.votes.get((x, term)) == node.id)
+        if node.config.has_quorum(voters):
             return
         self.report(
             cluster,
             "Leader Has Majority",
             f"{node.id} became leader of term {term} with votes from "
-            f"{', '.join(voters) or 'nobody'} in that term; it needs {self.majority} of "
-            f"{len(self.node_ids)}",
+            f"{', '.join(voters) or 'nobody'} in that term, not a majority of "
+            f"{node.config.describe()}",
             [node.id],
             [],
         )
@@ -430,7 +432,12 @@ class SafetyMonitor(Monitor):
     def _check_commit_rule(self, cluster: Cluster, node: RaftNode, commit: int) -> None:
         """Fig. 2 Leaders 4 with 5.4.2 for a leader; AppendEntries 5 for everyone else."""
         log = node.log
-        if node.role is not Role.LEADER:
+        # A leader that commits its own removal steps down in the same step (thesis 4.2.2).
+        was_leader = (
+            self.prev_role.get(node.id) is Role.LEADER
+            and self.prev_term.get(node.id) == node.current_term
+        )
+        if node.role is not Role.LEADER and not was_leader:
             if commit > self.leader_committed:
                 self.report(
                     cluster,
@@ -460,13 +467,13 @@ class SafetyMonitor(Monitor):
             h.id for h in cluster.hosts.values()
             if (other := _raft_log(h)).last_index >= commit and other.digest(commit) == digest
         )
-        if len(holders) < self.majority:
+        if not node.config.has_quorum(holders):
             self.report(
                 cluster,
                 "Commit Rule",
                 f"leader {node.id} committed up to index {commit}, but only "
-                f"{', '.join(holders)} store that prefix; it needs {self.majority} of "
-                f"{len(self.node_ids)}",
+                f"{', '.join(holders)} store that prefix, not a majority of "
+                f"{node.config.describe()}",
                 [node.id],
                 [commit],
             )
