@@ -3,12 +3,19 @@
 ``create_app(config)`` builds the Flask app and its Socket.IO server with one
 :class:`~raftviz.service.sessions.SessionManager` (a cluster per browser session) and one
 :class:`~raftviz.web.playback.Playback` task. ``app.py`` at the top of the repository runs it.
+
+With a session ``store`` sessions are durable (written before each acknowledgement, rebuilt
+on reconnect); with a ``message_queue`` (Redis) several workers share Socket.IO broadcasts,
+and every page gets a ``raftviz_route`` cookie that the load balancer hashes on, so one
+browser's long-polling requests all reach the same worker (deploy/nginx.conf).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -16,11 +23,12 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_socketio import SocketIO
 from socketio.packet import Packet
 
 from raftviz.service.sessions import Limits, SessionLock, SessionManager
+from raftviz.service.store import SessionStore
 from raftviz.sim.engine.cluster import ClusterConfig
 from raftviz.web.classroom_events import ClassroomEvents
 from raftviz.web.events import MAX_TRACE_PAYLOAD, EventHandlers
@@ -35,6 +43,10 @@ APP_VERSION = "0.1.0"
 # Transport-level cap on one message: payloads up to this size get an error acknowledgement
 # from events.py; a larger one makes Engine.IO close the connection.
 MAX_MESSAGE = 4 * MAX_TRACE_PAYLOAD
+ROUTE_COOKIE = "raftviz_route"
+POSITION_SWEEP = 0.5  # seconds between checks for playing sessions whose position to store
+
+log = logging.getLogger(__name__)
 
 
 class TextPacket(Packet):  # type: ignore[misc]
@@ -63,6 +75,9 @@ class WebConfig:
     frame_hz: float = FRAME_HZ
     budget_ms: float = 20.0  # CPU per playing session per tick
     playback_task: bool = True  # False: tests call app.extensions["raftviz"].playback.tick()
+    store: SessionStore | None = None  # durable sessions (raftviz/service/store); None: memory
+    message_queue: str | None = None  # redis://... : broadcasts shared by several workers
+    worker: str = ""  # this worker's name (X-Raftviz-Worker header), for logs and tests
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> WebConfig:
@@ -154,8 +169,11 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
         max_http_buffer_size=MAX_MESSAGE,
         logger=False,
         engineio_logger=False,
+        **({"message_queue": cfg.message_queue} if cfg.message_queue else {}),
     )
-    manager = SessionManager(limits, cfg.clock, lock_factory(cfg.async_mode), cfg.cluster)
+    manager = SessionManager(
+        limits, cfg.clock, lock_factory(cfg.async_mode), cfg.cluster, store=cfg.store
+    )
     playback = Playback(
         socketio,
         manager,
@@ -172,4 +190,33 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
         app, manager, playback, static_version(), page_defaults(manager.config, limits)
     )
     app.extensions["raftviz"] = RaftvizServer(cfg, manager, playback, handlers)
+    _route_cookie(app, cfg)
+    if cfg.store is not None and cfg.playback_task:
+        socketio.start_background_task(_store_positions, socketio, manager)
     return app, socketio
+
+
+def _route_cookie(app: Flask, cfg: WebConfig) -> None:
+    """Name the worker on every response; give each browser a key for sticky routing."""
+
+    @app.after_request
+    def route(response: Response) -> Response:
+        if cfg.worker:
+            response.headers["X-Raftviz-Worker"] = cfg.worker
+        if cfg.message_queue and response.mimetype == "text/html":
+            if ROUTE_COOKIE not in request.cookies:
+                response.set_cookie(
+                    ROUTE_COOKIE, secrets.token_urlsafe(12), httponly=True, samesite="Lax"
+                )
+        return response
+
+
+def _store_positions(socketio: SocketIO, manager: SessionManager) -> None:
+    """Keep the stored position of playing sessions about a second fresh."""
+    while True:
+        socketio.sleep(POSITION_SWEEP)
+        try:
+            for session in manager.playing():
+                manager.save_position(session)
+        except Exception:
+            log.exception("storing session positions failed")

@@ -1,0 +1,138 @@
+"""Redis session store: the same records as SQLite, so any worker can rebuild any session.
+
+A session is a hash ``raftviz:s:<token>`` (record version, epoch, configuration, position)
+and a list ``raftviz:c:<token>`` (one JSON command per item). Each write is one Lua script,
+so the epoch check, the cut, the append and the new expiry happen atomically; Redis expires
+both keys itself after the session TTL. Durability is Redis's own (``appendonly yes`` with
+``appendfsync everysec`` is what scripts/cluster.sh runs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from raftviz.service.store.base import (
+    RECORD_VERSION,
+    Fenced,
+    Position,
+    SessionStore,
+    StoredRun,
+    StoreError,
+    decode_position,
+)
+
+PREFIX = "raftviz:"
+
+# KEYS: hash, list. ARGV: epoch, config ('' = keep), keep, ttl ms, version, events, now,
+# horizon, speed, commands...  Returns 1 (written), 0 (no such session), -1 (fenced).
+WRITE = """
+local cur = redis.call('HGET', KEYS[1], 'epoch')
+if cur and cur ~= ARGV[1] then return -1 end
+if ARGV[2] == '' then
+  if not cur then return 0 end
+  local keep = tonumber(ARGV[3])
+  if keep == 0 then redis.call('DEL', KEYS[2]) else redis.call('LTRIM', KEYS[2], 0, keep - 1) end
+else
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'config', ARGV[2], 'version', ARGV[5], 'epoch', ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'events', ARGV[6], 'now', ARGV[7], 'horizon', ARGV[8],
+           'speed', ARGV[9])
+if #ARGV > 9 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 10)) end
+redis.call('HSET', KEYS[1], 'count', redis.call('LLEN', KEYS[2]))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1
+"""
+
+# KEYS: hash. Returns the new epoch, or false when there is no session.
+CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+"""
+
+# Lua's unpack takes a few thousand arguments at most: longer appends go in chunks.
+CHUNK = 2000
+
+
+class RedisStore(SessionStore):
+    def __init__(self, url: str) -> None:
+        self.client: redis.Redis = redis.Redis.from_url(url, decode_responses=True)
+        self.client.ping()  # fail at startup, not at the first command
+        self.description = f"redis:{url.split('@')[-1]}"
+        self._write = self.client.register_script(WRITE)
+        self._claim = self.client.register_script(CLAIM)
+
+    @staticmethod
+    def keys(token: str) -> tuple[str, str]:
+        return f"{PREFIX}s:{token}", f"{PREFIX}c:{token}"
+
+    def write(
+        self,
+        token: str,
+        epoch: int,
+        *,
+        config: str | None,
+        keep: int,
+        commands: list[str],
+        position: Position,
+        ttl: float,
+    ) -> bool:
+        keys = self.keys(token)
+        head: list[Any] = [
+            str(epoch),
+            config or "",
+            keep,
+            max(1, int(ttl * 1000)),
+            RECORD_VERSION,
+            position.events,
+            repr(position.now),
+            repr(position.horizon),
+            repr(position.speed),
+        ]
+        first, rest = commands[:CHUNK], commands[CHUNK:]
+        result = self._write(keys=keys, args=[*head, *first])
+        while result == 1 and rest:
+            head[1], head[2] = "", keep + len(commands) - len(rest)
+            first, rest = rest[:CHUNK], rest[CHUNK:]
+            result = self._write(keys=keys, args=[*head, *first])
+        if result == -1:
+            raise Fenced(token)
+        return bool(result == 1)
+
+    def claim(self, token: str) -> StoredRun | None:
+        hash_key, list_key = self.keys(token)
+        try:
+            epoch = self._claim(keys=[hash_key])
+        except redis.ResponseError as exc:  # e.g. the epoch field is not a number
+            raise StoreError(f"the stored session record is damaged ({exc})") from None
+        if epoch is None:
+            return None
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hgetall(hash_key)
+        pipe.lrange(list_key, 0, -1)
+        fields, bodies = pipe.execute()
+        version = fields.get("version")
+        try:
+            version = int(version) if version is not None else None
+        except ValueError:
+            pass
+        count = fields.get("count")
+        if count is None or str(len(bodies)) != count:
+            raise StoreError(
+                f"the stored command log is incomplete: {len(bodies)} of {count} commands"
+            )
+        missing = [k for k in ("config", "events", "now", "horizon", "speed") if k not in fields]
+        if missing:
+            raise StoreError(f"the stored session record lacks {', '.join(missing)}")
+        position = decode_position(fields["events"], fields["now"], fields["horizon"],
+                                   fields["speed"])
+        return StoredRun(token, int(epoch), version, fields["config"], bodies, position)
+
+    def delete(self, token: str) -> None:
+        self.client.delete(*self.keys(token))
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,180 @@
+"""SQLite session store: one file, WAL mode, every change committed before it is acknowledged.
+
+``synchronous=NORMAL`` with WAL: a committed change survives the process being killed (the
+data is in the operating system's hands at commit); a power cut may lose the last few
+commits. One connection shared by the process's threads, behind a lock (sqlite3 releases the
+interpreter lock while it works, and every statement here is short).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from raftviz.service.store.base import (
+    RECORD_VERSION,
+    Fenced,
+    Position,
+    SessionStore,
+    StoredRun,
+    StoreError,
+    decode_position,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    token TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    now REAL NOT NULL,
+    horizon REAL NOT NULL,
+    speed REAL NOT NULL,
+    count INTEGER NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS commands (
+    token TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (token, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires);
+"""
+
+
+class SqliteStore(SessionStore):
+    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.description = f"sqlite:{self.path}"
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            str(self.path), check_same_thread=False, isolation_level=None, timeout=10.0
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def write(
+        self,
+        token: str,
+        epoch: int,
+        *,
+        config: str | None,
+        keep: int,
+        commands: list[str],
+        position: Position,
+        ttl: float,
+    ) -> bool:
+        expires = self._clock() + ttl
+        pos = (position.events, position.now, position.horizon, position.speed)
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute(
+                    "SELECT epoch, count FROM sessions WHERE token = ?", (token,)
+                ).fetchone()
+                if row is None and config is None:
+                    db.execute("ROLLBACK")
+                    return False
+                if row is not None and row[0] != epoch:
+                    db.execute("ROLLBACK")
+                    raise Fenced(token)
+                if config is not None:
+                    db.execute("DELETE FROM commands WHERE token = ?", (token,))
+                    db.execute(
+                        "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (token, RECORD_VERSION, epoch, config, *pos, len(commands), expires),
+                    )
+                    first = 0
+                else:
+                    if keep < row[1]:
+                        db.execute(
+                            "DELETE FROM commands WHERE token = ? AND seq >= ?", (token, keep)
+                        )
+                    first = keep
+                    db.execute(
+                        "UPDATE sessions SET events = ?, now = ?, horizon = ?, speed = ?, "
+                        "count = ?, expires = ? WHERE token = ?",
+                        (*pos, keep + len(commands), expires, token),
+                    )
+                if commands:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO commands VALUES (?, ?, ?)",
+                        [(token, first + i, body) for i, body in enumerate(commands)],
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return True
+
+    def claim(self, token: str) -> StoredRun | None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute(
+                    "SELECT version, epoch, config, events, now, horizon, speed, count, expires "
+                    "FROM sessions WHERE token = ?",
+                    (token,),
+                ).fetchone()
+                if row is None or row[8] < self._clock():
+                    db.execute("ROLLBACK")
+                    return None
+                if isinstance(row[1], bool) or not isinstance(row[1], int):
+                    raise StoreError(f"the stored epoch is not a whole number: {row[1]!r}")
+                epoch = row[1] + 1
+                db.execute("UPDATE sessions SET epoch = ? WHERE token = ?", (epoch, token))
+                bodies = db.execute(
+                    "SELECT seq, body FROM commands WHERE token = ? ORDER BY seq", (token,)
+                ).fetchall()
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        count = row[7]
+        if [seq for seq, _ in bodies] != list(range(len(bodies))) or count != len(bodies):
+            raise StoreError(
+                f"the stored command log is incomplete: {len(bodies)} of {count} commands, "
+                "or a gap in their numbering"
+            )
+        texts = [b if isinstance(b, str) else "" for _, b in bodies]
+        config = row[2] if isinstance(row[2], str) else ""
+        return StoredRun(
+            token, epoch, row[0], config, texts, decode_position(row[3], row[4], row[5], row[6])
+        )
+
+    def delete(self, token: str) -> None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM commands WHERE token = ?", (token,))
+            db.execute("DELETE FROM sessions WHERE token = ?", (token,))
+            db.execute("COMMIT")
+
+    def sweep(self) -> int:
+        now = self._clock()
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute("SELECT token FROM sessions WHERE expires < ?", (now,))
+            gone = [r[0] for r in rows]
+            for token in gone:
+                db.execute("DELETE FROM commands WHERE token = ?", (token,))
+                db.execute("DELETE FROM sessions WHERE token = ?", (token,))
+            db.execute("COMMIT")
+        return len(gone)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
