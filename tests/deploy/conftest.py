@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.procs import Redis
-from tests.e2e.conftest import browser_context_args, browser_type_launch_args  # noqa: F401
+from tests.e2e.conftest import (  # noqa: F401 - the same browser setup as tests/e2e
+    browser_context_args,
+    browser_type_launch_args,
+    save_screenshot,
+)
 
 DEPLOY_DIR = Path(__file__).resolve().parent
 
