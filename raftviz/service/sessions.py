@@ -30,8 +30,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from raftviz.service.frame_state import FrameState
 from raftviz.service.store import Fenced, Position, SessionStore, StoreError, rebuild
 from raftviz.service.store.base import encode_command, encode_config
+from raftviz.service.store.checkpoint import StoredCheckpoint, seal
 from raftviz.sim.engine.cluster import MAX_NODES, ClusterConfig, CommandError
-from raftviz.sim.history import CONDITIONS, MAX_TRACE_TIME, History, Logged, config_from_json
+from raftviz.sim.history import (
+    CONDITIONS,
+    MAX_TRACE_TIME,
+    History,
+    Logged,
+    config_from_json,
+)
 
 if TYPE_CHECKING:
     from raftviz.lessons import LessonRunner
@@ -92,15 +99,21 @@ class SessionMoved(CommandError):
 
 
 POSITION_EVERY = 1.0  # seconds between position writes of a playing session
+# Events a rebuild may replay past the stored checkpoint (about 0.3 s on a slow core) before a
+# newer checkpoint is stored.
+CHECKPOINT_GAP = 4000
 
 
 @dataclass(slots=True)
 class StoredMark:
-    """What the store holds of a session: its epoch, which History and which log entries."""
+    """What the store holds of a session: its epoch, which History and which log entries,
+    the horizon it was told, and where its stored checkpoint stands."""
 
     epoch: int
     history: History
     entries: list[Logged]
+    horizon: float = 0.0
+    checkpoint: tuple[int, float] | None = None
     saved_at: float = 0.0
 
 
@@ -467,7 +480,7 @@ class SessionManager:
             run = self.store.claim(token)
             if run is None:
                 return None, None
-            history = rebuild(run)
+            history = rebuild(run, self.store.key)
         except StoreError as exc:
             log.warning("stored session could not be restored: %s", exc)
             return None, f"your saved session could not be restored ({exc}); this is a new one"
@@ -475,7 +488,11 @@ class SessionManager:
         session.used = True
         session.speed = min(max(run.position.speed, MIN_SPEED), MAX_SPEED)
         session._bound_memory()  # noqa: SLF001
-        session.stored = StoredMark(run.epoch, history, list(history.log), self.clock())
+        cp = run.checkpoint
+        session.stored = StoredMark(
+            run.epoch, history, list(history.log), history.horizon,
+            None if cp is None else (cp.events, cp.time), self.clock(),
+        )
         return session, None
 
     # ---------------------------------------------------------------- store
@@ -500,13 +517,23 @@ class SessionManager:
                 while keep and h.log[keep - 1] is not mark.entries[keep - 1]:
                     keep -= 1  # the run forked: the stored future from here is gone
                 new = h.log[keep:]
+                # A fork (a command after a jump back) invalidates a checkpoint past it.
+                forked = keep < len(mark.entries) or h.horizon < mark.horizon
+                drop = (
+                    forked
+                    and mark.checkpoint is not None
+                    and mark.checkpoint > (position.events, position.now)
+                )
                 written = store.write(
                     session.token, mark.epoch, config=None, keep=keep,
                     commands=[encode_command(e) for e in new], position=position, ttl=ttl,
+                    drop_checkpoint=drop,
                 )
                 if written:
                     del mark.entries[keep:]
                     mark.entries.extend(new)
+                    if drop:
+                        mark.checkpoint = None
             if not written:  # a new run (new session, reset, import, lesson), or expired
                 epoch = 1 if mark is None else mark.epoch
                 store.write(
@@ -521,6 +548,7 @@ class SessionManager:
                 "continue there"
             ) from None
         assert mark is not None
+        mark.horizon = h.horizon
         mark.saved_at = self.clock()
 
     def save_position(self, session: Session) -> None:
@@ -538,6 +566,48 @@ class SessionManager:
             pass
         finally:
             session.lock.release()
+
+    def store_checkpoint(
+        self, session: Session, offload: Callable[[Callable[[], bytes]], bytes]
+    ) -> bool:
+        """Store a newer checkpoint when a rebuild would otherwise replay too many events.
+
+        The cluster is pickled by ``offload`` (a native thread under eventlet) without the
+        session's lock: a History checkpoint is never changed (seeking copies it). Returns
+        True when one was written.
+        """
+        store = self.store
+        if store is None or not session.lock.acquire(blocking=False):
+            return False
+        try:
+            mark, h = session.stored, session.history
+            if mark is None or mark.history is not h:
+                return False
+            here = (h.cluster.events_processed, h.now)
+            done = [cp for cp in h.checkpoints if (cp.events, cp.time) <= here]
+            cp = done[-1] if done else None
+            stored = mark.checkpoint
+            if cp is None or cp.events < CHECKPOINT_GAP:
+                return False
+            if stored is not None and stored <= here and cp.events - stored[0] < CHECKPOINT_GAP:
+                return False
+            epoch = mark.epoch
+        finally:
+            session.lock.release()
+        blob = offload(lambda: seal(cp.cluster, store.key))
+        with session.lock:
+            if session.stored is not mark or session.history is not h or not any(
+                c is cp for c in h.checkpoints
+            ):
+                return False  # the run was replaced or forked before this checkpoint meanwhile
+            try:
+                store.write_checkpoint(
+                    session.token, epoch, StoredCheckpoint(cp.events, cp.time, cp.cursor, blob)
+                )
+            except Fenced:
+                return False  # the next save drops the session
+            mark.checkpoint = (cp.events, cp.time)
+        return True
 
     def _drop(self, session: Session) -> None:
         with self._lock:

@@ -192,7 +192,7 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
     app.extensions["raftviz"] = RaftvizServer(cfg, manager, playback, handlers)
     _route_cookie(app, cfg)
     if cfg.store is not None and cfg.playback_task:
-        socketio.start_background_task(_store_positions, socketio, manager)
+        socketio.start_background_task(_store_sweep, socketio, manager, playback)
     return app, socketio
 
 
@@ -211,12 +211,16 @@ def _route_cookie(app: Flask, cfg: WebConfig) -> None:
         return response
 
 
-def _store_positions(socketio: SocketIO, manager: SessionManager) -> None:
-    """Keep the stored position of playing sessions about a second fresh."""
+def _store_sweep(socketio: SocketIO, manager: SessionManager, playback: Playback) -> None:
+    """Keep stored positions of playing sessions about a second fresh, and stored checkpoints
+    close enough to each run's position that a rebuild is quick."""
     while True:
         socketio.sleep(POSITION_SWEEP)
-        try:
-            for session in manager.playing():
-                manager.save_position(session)
-        except Exception:
-            log.exception("storing session positions failed")
+        for session in manager.sessions():
+            try:
+                if session.playing:
+                    manager.save_position(session)
+                manager.store_checkpoint(session, playback.offload)
+            except Exception:
+                log.exception("storing session #%d failed", session.serial)
+            socketio.sleep(0)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from raftviz.service.store import SessionStore
+from raftviz.service.store.checkpoint import KEY_ENV
 from raftviz.service.store.redis_store import RedisStore
 from raftviz.service.store.sqlite_store import SqliteStore
 from tests.deploy.procs import Redis
@@ -22,9 +23,11 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
 
 @pytest.fixture(params=["sqlite", "redis"])
 def make_store(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[], SessionStore]]:
-    """``make()`` opens another handle on one store (as a second worker or a restart would)."""
+    """``make()`` opens another handle on one store (as a second worker or a restart would);
+    the handles share the checkpoint key, as workers started by scripts/cluster.sh do."""
+    monkeypatch.setenv(KEY_ENV, "a key the test workers share")
     opened: list[SessionStore] = []
     if request.param == "redis":
         server: Redis = request.getfixturevalue("redis_server")

@@ -22,9 +22,16 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from raftviz.service.store.checkpoint import StoredCheckpoint, unseal
 from raftviz.sim.engine.cluster import CommandError
 from raftviz.sim.engine.commands import parse_command
-from raftviz.sim.history import MAX_TRACE_TIME, History, Logged, config_from_json
+from raftviz.sim.history import (
+    MAX_TRACE_TIME,
+    Checkpoint,
+    History,
+    Logged,
+    config_from_json,
+)
 
 RECORD_VERSION = 1
 MAX_STORED_COMMANDS = 100_000
@@ -59,6 +66,7 @@ class StoredRun:
     config: str
     commands: list[str]
     position: Position
+    checkpoint: StoredCheckpoint | None = None
 
 
 def encode_command(entry: Logged) -> str:
@@ -101,8 +109,9 @@ def decode_position(events: Any, now: Any, horizon: Any, speed: Any) -> Position
     )
 
 
-def rebuild(run: StoredRun) -> History:
-    """Replay a stored run up to its ``now``; StoreError for anything malformed."""
+def rebuild(run: StoredRun, key: bytes = b"") -> History:
+    """Replay a stored run up to its ``now``, from its stored checkpoint when that is ours and
+    not past ``now``; StoreError for anything malformed."""
     if run.version != RECORD_VERSION:
         raise StoreError(
             f"the stored session has record version {run.version!r}; this server reads version "
@@ -144,6 +153,7 @@ def rebuild(run: StoredRun) -> History:
         raise StoreError(f"the stored position is past its horizon ({pos.now:g} > {pos.horizon:g})")
     history = History(config)
     history.log = logged
+    _start_from_checkpoint(history, run.checkpoint, key, pos)
     try:
         replay_to(history, pos)
     except CommandError as exc:
@@ -154,6 +164,25 @@ def rebuild(run: StoredRun) -> History:
                          "came due")
     history.horizon = max(history.horizon, pos.horizon)
     return history
+
+
+def _start_from_checkpoint(
+    history: History, cp: StoredCheckpoint | None, key: bytes, pos: Position
+) -> None:
+    if cp is None or not key or (cp.events, cp.time) > (pos.events, pos.now):
+        return
+    if not 0 <= cp.cursor <= len(history.log):
+        return
+    cluster = unseal(cp.blob, key)
+    kept = unseal(cp.blob, key)  # a second copy: checkpoints are never run (seek copies them)
+    if cluster is None or kept is None:
+        return
+    if (cluster.events_processed, cluster.now) != (cp.events, cp.time):
+        return
+    history.cluster = cluster
+    history.cursor = cp.cursor
+    history.checkpoints.append(Checkpoint(cp.events, cp.time, cp.cursor, kept))
+    history.horizon = cluster.now
 
 
 def replay_to(history: History, pos: Position) -> None:
@@ -180,6 +209,8 @@ class SessionStore(ABC):
 
     #: what ``--store`` / ``--redis`` named, for logs and /healthz
     description: str = ""
+    #: signs stored checkpoints (raftviz/service/store/checkpoint.py)
+    key: bytes = b""
 
     @abstractmethod
     def write(
@@ -192,6 +223,7 @@ class SessionStore(ABC):
         commands: list[str],
         position: Position,
         ttl: float,
+        drop_checkpoint: bool = False,
     ) -> bool:
         """Store a change, durably, before it is acknowledged.
 
@@ -199,8 +231,13 @@ class SessionStore(ABC):
         commands become ``commands``. Without it the stored log is cut to its first ``keep``
         commands and ``commands`` appended. Returns False when there is no such session any
         more (it expired in the store: the caller writes it whole); raises :class:`Fenced`
-        when another worker holds a newer epoch. ``ttl`` seconds from now it expires.
+        when another worker holds a newer epoch. ``ttl`` seconds from now it expires. The
+        stored checkpoint goes with a new run or with ``drop_checkpoint`` (a fork before it).
         """
+
+    @abstractmethod
+    def write_checkpoint(self, token: str, epoch: int, checkpoint: StoredCheckpoint) -> None:
+        """Replace the session's stored checkpoint (Fenced as for :meth:`write`)."""
 
     @abstractmethod
     def claim(self, token: str) -> StoredRun | None:

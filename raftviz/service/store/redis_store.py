@@ -22,14 +22,17 @@ from raftviz.service.store.base import (
     StoreError,
     decode_position,
 )
+from raftviz.service.store.checkpoint import StoredCheckpoint, load_key
 
 PREFIX = "raftviz:"
 
-# KEYS: hash, list. ARGV: epoch, config ('' = keep), keep, ttl ms, version, events, now,
-# horizon, speed, commands...  Returns 1 (written), 0 (no such session), -1 (fenced).
+# KEYS: hash, list, checkpoint. ARGV: epoch, config ('' = keep), keep, ttl ms, version,
+# events, now, horizon, speed, drop checkpoint ('1'), commands...
+# Returns 1 (written), 0 (no such session), -1 (fenced).
 WRITE = """
 local cur = redis.call('HGET', KEYS[1], 'epoch')
 if cur and cur ~= ARGV[1] then return -1 end
+if ARGV[2] ~= '' or ARGV[10] == '1' then redis.call('DEL', KEYS[3]) end
 if ARGV[2] == '' then
   if not cur then return 0 end
   local keep = tonumber(ARGV[3])
@@ -40,10 +43,22 @@ else
 end
 redis.call('HSET', KEYS[1], 'events', ARGV[6], 'now', ARGV[7], 'horizon', ARGV[8],
            'speed', ARGV[9])
-if #ARGV > 9 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 10)) end
+if #ARGV > 10 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 11)) end
 redis.call('HSET', KEYS[1], 'count', redis.call('LLEN', KEYS[2]))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return 1
+"""
+
+# KEYS: hash, checkpoint. ARGV: epoch, events, time, cursor, blob. Returns -1 when fenced.
+WRITE_CHECKPOINT = """
+local cur = redis.call('HGET', KEYS[1], 'epoch')
+if not cur then return 0 end
+if cur ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[2], 'events', ARGV[2], 'time', ARGV[3], 'cursor', ARGV[4],
+           'blob', ARGV[5])
+redis.call('PEXPIRE', KEYS[2], redis.call('PTTL', KEYS[1]))
 return 1
 """
 
@@ -61,13 +76,17 @@ class RedisStore(SessionStore):
     def __init__(self, url: str) -> None:
         self.client: redis.Redis = redis.Redis.from_url(url, decode_responses=True)
         self.client.ping()  # fail at startup, not at the first command
+        self.raw: redis.Redis = redis.Redis.from_url(url)  # checkpoints are bytes
         self.description = f"redis:{url.split('@')[-1]}"
+        self.key = load_key(None)
         self._write = self.client.register_script(WRITE)
         self._claim = self.client.register_script(CLAIM)
+        self._write_checkpoint = self.raw.register_script(WRITE_CHECKPOINT)
 
     @staticmethod
-    def keys(token: str) -> tuple[str, str]:
-        return f"{PREFIX}s:{token}", f"{PREFIX}c:{token}"
+    def keys(token: str) -> tuple[str, str, str]:
+        """The session's hash, its command list and its checkpoint hash."""
+        return f"{PREFIX}s:{token}", f"{PREFIX}c:{token}", f"{PREFIX}k:{token}"
 
     def write(
         self,
@@ -79,6 +98,7 @@ class RedisStore(SessionStore):
         commands: list[str],
         position: Position,
         ttl: float,
+        drop_checkpoint: bool = False,
     ) -> bool:
         keys = self.keys(token)
         head: list[Any] = [
@@ -91,19 +111,39 @@ class RedisStore(SessionStore):
             repr(position.now),
             repr(position.horizon),
             repr(position.speed),
+            "1" if drop_checkpoint else "0",
         ]
         first, rest = commands[:CHUNK], commands[CHUNK:]
         result = self._write(keys=keys, args=[*head, *first])
         while result == 1 and rest:
-            head[1], head[2] = "", keep + len(commands) - len(rest)
+            head[1], head[2], head[9] = "", keep + len(commands) - len(rest), "0"
             first, rest = rest[:CHUNK], rest[CHUNK:]
             result = self._write(keys=keys, args=[*head, *first])
         if result == -1:
             raise Fenced(token)
         return bool(result == 1)
 
+    def write_checkpoint(self, token: str, epoch: int, checkpoint: StoredCheckpoint) -> None:
+        hash_key, _, cp_key = self.keys(token)
+        cp = checkpoint
+        args: list[str | int | bytes] = [str(epoch), cp.events, repr(cp.time), cp.cursor, cp.blob]
+        if self._write_checkpoint(keys=[hash_key, cp_key], args=args) == -1:
+            raise Fenced(token)
+
+    def _checkpoint(self, cp_key: str) -> StoredCheckpoint | None:
+        fields = self.raw.hgetall(cp_key)
+        try:
+            blob = fields[b"blob"]
+            if isinstance(blob, bytes):
+                return StoredCheckpoint(
+                    int(fields[b"events"]), float(fields[b"time"]), int(fields[b"cursor"]), blob
+                )
+        except (KeyError, ValueError):
+            pass
+        return None  # none, or damaged: the rebuild replays from the seed
+
     def claim(self, token: str) -> StoredRun | None:
-        hash_key, list_key = self.keys(token)
+        hash_key, list_key, cp_key = self.keys(token)
         try:
             epoch = self._claim(keys=[hash_key])
         except redis.ResponseError as exc:  # e.g. the epoch field is not a number
@@ -129,7 +169,8 @@ class RedisStore(SessionStore):
             raise StoreError(f"the stored session record lacks {', '.join(missing)}")
         position = decode_position(fields["events"], fields["now"], fields["horizon"],
                                    fields["speed"])
-        return StoredRun(token, int(epoch), version, fields["config"], bodies, position)
+        return StoredRun(token, int(epoch), version, fields["config"], bodies, position,
+                         self._checkpoint(cp_key))
 
     def delete(self, token: str) -> None:
         self.client.delete(*self.keys(token))

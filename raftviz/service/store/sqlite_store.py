@@ -23,6 +23,7 @@ from raftviz.service.store.base import (
     StoreError,
     decode_position,
 )
+from raftviz.service.store.checkpoint import StoredCheckpoint, load_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -43,6 +44,13 @@ CREATE TABLE IF NOT EXISTS commands (
     body TEXT NOT NULL,
     PRIMARY KEY (token, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    token TEXT PRIMARY KEY,
+    events INTEGER NOT NULL,
+    time REAL NOT NULL,
+    cursor INTEGER NOT NULL,
+    blob BLOB NOT NULL
+);
 CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires);
 """
 
@@ -60,6 +68,7 @@ class SqliteStore(SessionStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self.key = load_key(self.path.with_name(self.path.name + ".key"))
 
     def write(
         self,
@@ -71,6 +80,7 @@ class SqliteStore(SessionStore):
         commands: list[str],
         position: Position,
         ttl: float,
+        drop_checkpoint: bool = False,
     ) -> bool:
         expires = self._clock() + ttl
         pos = (position.events, position.now, position.horizon, position.speed)
@@ -87,6 +97,8 @@ class SqliteStore(SessionStore):
                 if row is not None and row[0] != epoch:
                     db.execute("ROLLBACK")
                     raise Fenced(token)
+                if config is not None or drop_checkpoint:
+                    db.execute("DELETE FROM checkpoints WHERE token = ?", (token,))
                 if config is not None:
                     db.execute("DELETE FROM commands WHERE token = ?", (token,))
                     db.execute(
@@ -117,6 +129,26 @@ class SqliteStore(SessionStore):
                 raise
         return True
 
+    def write_checkpoint(self, token: str, epoch: int, checkpoint: StoredCheckpoint) -> None:
+        cp = checkpoint
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT epoch FROM sessions WHERE token = ?", (token,)).fetchone()
+                if row is not None and row[0] != epoch:
+                    raise Fenced(token)
+                if row is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?)",
+                        (token, cp.events, cp.time, cp.cursor, cp.blob),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
     def claim(self, token: str) -> StoredRun | None:
         with self._lock:
             db = self._db
@@ -137,6 +169,9 @@ class SqliteStore(SessionStore):
                 bodies = db.execute(
                     "SELECT seq, body FROM commands WHERE token = ? ORDER BY seq", (token,)
                 ).fetchall()
+                cp = db.execute(
+                    "SELECT events, time, cursor, blob FROM checkpoints WHERE token = ?", (token,)
+                ).fetchone()
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
@@ -150,8 +185,14 @@ class SqliteStore(SessionStore):
             )
         texts = [b if isinstance(b, str) else "" for _, b in bodies]
         config = row[2] if isinstance(row[2], str) else ""
+        checkpoint = None
+        if cp is not None and isinstance(cp[3], bytes) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in cp[:3]
+        ):
+            checkpoint = StoredCheckpoint(int(cp[0]), float(cp[1]), int(cp[2]), cp[3])
         return StoredRun(
-            token, epoch, row[0], config, texts, decode_position(row[3], row[4], row[5], row[6])
+            token, epoch, row[0], config, texts,
+            decode_position(row[3], row[4], row[5], row[6]), checkpoint,
         )
 
     def delete(self, token: str) -> None:
@@ -159,6 +200,7 @@ class SqliteStore(SessionStore):
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM commands WHERE token = ?", (token,))
+            db.execute("DELETE FROM checkpoints WHERE token = ?", (token,))
             db.execute("DELETE FROM sessions WHERE token = ?", (token,))
             db.execute("COMMIT")
 
@@ -171,6 +213,7 @@ class SqliteStore(SessionStore):
             gone = [r[0] for r in rows]
             for token in gone:
                 db.execute("DELETE FROM commands WHERE token = ?", (token,))
+                db.execute("DELETE FROM checkpoints WHERE token = ?", (token,))
                 db.execute("DELETE FROM sessions WHERE token = ?", (token,))
             db.execute("COMMIT")
         return len(gone)
