@@ -184,7 +184,15 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
     )
     handlers = EventHandlers(socketio, manager, playback)
     LessonEvents(handlers).install()
-    ClassroomEvents(handlers).install()
+    if cfg.message_queue:
+        from raftviz.service.store.cluster_link import ClusterLink
+        from raftviz.web.cluster_events import ClusterClassroomEvents
+
+        link = ClusterLink(cfg.message_queue, cfg.worker or secrets.token_hex(4),
+                           limits.session_ttl)
+        ClusterClassroomEvents(handlers, link, app).install()
+    else:
+        ClassroomEvents(handlers).install()
     handlers.register()
     register_routes(
         app, manager, playback, static_version(), page_defaults(manager.config, limits)

@@ -7,6 +7,7 @@ imports the app: eventlet must never be monkey-patched in the pytest process.
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tests.live_server import REPO_ROOT, accepts, free_port
 
@@ -59,9 +61,11 @@ class Redis:
 class App:
     """``python app.py`` on a fixed port (so a restarted worker answers at the same address)."""
 
-    def __init__(self, workdir: Path, *flags: str, port: int | None = None, name: str = "app"):
+    def __init__(self, workdir: Path, *flags: str, port: int | None = None, name: str = "app",
+                 env: dict[str, str] | None = None):
         self.port = port or free_port()
         self.flags = flags
+        self.env = env or {}
         self.name = name
         self.log = workdir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -77,7 +81,7 @@ class App:
                 [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(self.port),
                  *self.flags],
                 cwd=REPO_ROOT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )
         wait_listening(self.port, self.proc, self.log, self.name)
@@ -130,6 +134,30 @@ class Nginx:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def worker_of(url: str, cookie: str) -> str:
+    """Which worker answers a client holding route cookie ``cookie`` (X-Raftviz-Worker)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    try:
+        conn.request("GET", "/healthz", headers={"Cookie": f"raftviz_route={cookie}"})
+        response = conn.getresponse()
+        response.read()
+        return response.getheader("X-Raftviz-Worker") or ""
+    finally:
+        conn.close()
+
+
+def route_cookies(url: str, workers: set[str]) -> dict[str, str]:
+    """A route cookie for each worker, found by asking nginx (its hash decides)."""
+    found: dict[str, str] = {}
+    for i in range(500):
+        cookie = f"probe{i}"
+        found.setdefault(worker_of(url, cookie), cookie)
+        if workers <= set(found):
+            return {w: found[w] for w in workers}
+    raise AssertionError(f"no cookie routes to {sorted(workers - set(found))}")
 
 
 def render_nginx_conf(template: str, port: int, workers: list[int], prefix: Path) -> str:
