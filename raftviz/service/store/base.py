@@ -16,6 +16,8 @@ and only that session is affected.
 
 from __future__ import annotations
 
+import copy
+import gc
 import json
 import math
 from abc import ABC, abstractmethod
@@ -154,10 +156,15 @@ def rebuild(run: StoredRun, key: bytes = b"") -> History:
     history = History(config)
     history.log = logged
     _start_from_checkpoint(history, run.checkpoint, key, pos)
+    enabled = gc.isenabled()
+    gc.disable()  # a big cluster's heap makes each full collection slow; replay makes no cycles
     try:
         replay_to(history, pos)
     except CommandError as exc:
         raise StoreError(f"the stored session does not replay: {exc}") from None
+    finally:
+        if enabled:
+            gc.enable()
     due = sum(1 for e in logged if e.time < pos.now)
     if history.cursor < due:
         raise StoreError(f"the stored session does not replay: command {history.cursor} never "
@@ -173,10 +180,10 @@ def _start_from_checkpoint(
         return
     if not 0 <= cp.cursor <= len(history.log):
         return
-    cluster = unseal(cp.blob, key)
-    kept = unseal(cp.blob, key)  # a second copy: checkpoints are never run (seek copies them)
-    if cluster is None or kept is None:
+    kept = unseal(cp.blob, key)
+    if kept is None:
         return
+    cluster = copy.deepcopy(kept)  # the checkpoint itself is never run (seek copies it too)
     if (cluster.events_processed, cluster.now) != (cp.events, cp.time):
         return
     history.cluster = cluster

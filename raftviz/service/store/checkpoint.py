@@ -10,6 +10,8 @@ fingerprint of the simulation source it was made by check out. Any mismatch just
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import hashlib
 import hmac
 import io
@@ -42,10 +44,12 @@ class StoredCheckpoint:
 def fingerprint() -> bytes:
     """The simulation code's identity: a checkpoint pickled by other code is not loaded."""
     digest = hashlib.sha256(sys.version.encode())
+    paths = [Path(__file__).resolve()]
     for folder in ("core", "sim"):
-        for path in sorted((PACKAGE / folder).rglob("*.py")):
-            digest.update(str(path.relative_to(PACKAGE)).encode())
-            digest.update(path.read_bytes())
+        paths += sorted((PACKAGE / folder).rglob("*.py"))
+    for path in paths:
+        digest.update(str(path.relative_to(PACKAGE)).encode())
+        digest.update(path.read_bytes())
     return digest.digest()
 
 
@@ -68,9 +72,32 @@ def load_key(key_file: Path | None) -> bytes:
     return secrets.token_bytes(32)
 
 
+@cache
+def _slot_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields of a slotted dataclass (pickled as a plain tuple), else None."""
+    if dataclasses.is_dataclass(cls) and "__slots__" in cls.__dict__:
+        return tuple(f.name for f in dataclasses.fields(cls))
+    return None
+
+
+def _restore(cls: type, values: tuple[Any, ...]) -> Any:
+    """Unpickle a slotted dataclass without the standard ``__setstate__``, which looks its
+    fields up again for every object (most of the time of loading a big cluster)."""
+    obj = object.__new__(cls)
+    for name, value in zip(_slot_fields(cls) or (), values, strict=True):
+        object.__setattr__(obj, name, value)
+    return obj
+
+
 class _Pickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> str | None:
         return _NO_DATA_ID if obj is NO_DATA else None  # a shared read-only mapping
+
+    def reducer_override(self, obj: Any) -> Any:
+        names = _slot_fields(type(obj))
+        if names is None:
+            return NotImplemented
+        return _restore, (type(obj), tuple(getattr(obj, name) for name in names))
 
 
 class _Unpickler(pickle.Unpickler):
@@ -96,8 +123,15 @@ def unseal(blob: bytes, key: bytes) -> Cluster | None:
         return None
     if body[:32] != fingerprint():
         return None
+    # Hundreds of thousands of new objects would trigger a full collection every few
+    # thousand: the collector is off while they are made (none of them is garbage).
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         cluster = _Unpickler(io.BytesIO(zlib.decompress(body[32:]))).load()
     except Exception:  # signed by us, so only a bug gets here: fall back to replay
         return None
+    finally:
+        if enabled:
+            gc.enable()
     return cluster if isinstance(cluster, Cluster) else None
