@@ -83,7 +83,7 @@ def _slot_fields(cls: type) -> tuple[str, ...] | None:
 def _restore(cls: type, values: tuple[Any, ...]) -> Any:
     """Unpickle a slotted dataclass without the standard ``__setstate__``, which looks its
     fields up again for every object (most of the time of loading a big cluster)."""
-    obj = object.__new__(cls)
+    obj: Any = object.__new__(cls)
     for name, value in zip(_slot_fields(cls) or (), values, strict=True):
         object.__setattr__(obj, name, value)
     return obj
@@ -94,10 +94,11 @@ class _Pickler(pickle.Pickler):
         return _NO_DATA_ID if obj is NO_DATA else None  # a shared read-only mapping
 
     def reducer_override(self, obj: Any) -> Any:
-        names = _slot_fields(type(obj))
+        cls: type = type(obj)
+        names = _slot_fields(cls)
         if names is None:
             return NotImplemented
-        return _restore, (type(obj), tuple(getattr(obj, name) for name in names))
+        return _restore, (cls, tuple(getattr(obj, name) for name in names))
 
 
 class _Unpickler(pickle.Unpickler):
