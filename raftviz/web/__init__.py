@@ -45,6 +45,7 @@ APP_VERSION = "0.1.0"
 MAX_MESSAGE = 4 * MAX_TRACE_PAYLOAD
 ROUTE_COOKIE = "raftviz_route"
 POSITION_SWEEP = 0.5  # seconds between checks for playing sessions whose position to store
+STORE_UPKEEP = 4  # sweeps between store upkeep runs (SQLite: copying its WAL back)
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +223,17 @@ def _route_cookie(app: Flask, cfg: WebConfig) -> None:
 def _store_sweep(socketio: SocketIO, manager: SessionManager, playback: Playback) -> None:
     """Keep stored positions of playing sessions about a second fresh, and stored checkpoints
     close enough to each run's position that a rebuild is quick."""
+    store = manager.store
+    assert store is not None
+    sweeps = 0
     while True:
         socketio.sleep(POSITION_SWEEP)
+        sweeps += 1
+        if sweeps % STORE_UPKEEP == 0:
+            try:
+                playback.offload(store.maintain)
+            except Exception:
+                log.exception("session store upkeep failed")
         for session in manager.sessions():
             try:
                 if session.playing:

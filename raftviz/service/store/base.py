@@ -257,5 +257,9 @@ class SessionStore(ABC):
         """Drop expired sessions (stores without their own expiry); returns how many."""
         return 0
 
+    def maintain(self) -> None:  # noqa: B027 - most stores need no upkeep
+        """Upkeep that must stay off the acknowledgement path; called now and then from a
+        worker thread."""
+
     @abstractmethod
     def close(self) -> None: ...

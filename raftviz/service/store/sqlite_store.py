@@ -2,8 +2,11 @@
 
 ``synchronous=NORMAL`` with WAL: a committed change survives the process being killed (the
 data is in the operating system's hands at commit); a power cut may lose the last few
-commits. One connection shared by the process's threads, behind a lock (sqlite3 releases the
-interpreter lock while it works, and every statement here is short).
+commits. A commit then never waits for the disk; only copying the WAL back into the database
+does (an fsync), so that is not left to whichever commit fills the WAL: automatic
+checkpoints are off and :meth:`SqliteStore.maintain` runs them from a worker thread, on its
+own connection. One connection serves the process's requests, behind a lock (every statement
+here is short).
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class SqliteStore(SessionStore):
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._upkeep: sqlite3.Connection | None = None
         self._db.executescript(SCHEMA)
         self.key = load_key(self.path.with_name(self.path.name + ".key"))
 
@@ -218,6 +223,16 @@ class SqliteStore(SessionStore):
             db.execute("COMMIT")
         return len(gone)
 
+    def maintain(self) -> None:
+        """Copy the WAL into the database (PASSIVE: never blocks the request connection)."""
+        if self._upkeep is None:
+            self._upkeep = sqlite3.connect(
+                str(self.path), check_same_thread=False, isolation_level=None, timeout=10.0
+            )
+        self._upkeep.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._upkeep is not None:
+                self._upkeep.close()
