@@ -101,8 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker", default="", help="a name for this worker (logs, header)")
     args = parser.parse_args(argv)
     for flag, url in (("--redis", args.redis), ("--message-queue", args.message_queue)):
-        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
-            parser.error(f"{flag} must be a redis://, rediss:// or unix:// URL, not {url!r}")
+        if url is not None and not url.startswith(("redis://", "rediss://")):
+            parser.error(f"{flag} must be a redis:// or rediss:// URL, not {url!r}")
     if args.redis and args.store not in (None, "none"):
         parser.error("--store and --redis both name where sessions are kept; give one")
     from importlib.util import find_spec

@@ -170,7 +170,7 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
         max_http_buffer_size=MAX_MESSAGE,
         logger=False,
         engineio_logger=False,
-        **({"message_queue": cfg.message_queue} if cfg.message_queue else {}),
+        **_queue(cfg.message_queue),
     )
     manager = SessionManager(
         limits, cfg.clock, lock_factory(cfg.async_mode), cfg.cluster, store=cfg.store
@@ -203,6 +203,15 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
     if cfg.store is not None and cfg.playback_task:
         socketio.start_background_task(_store_sweep, socketio, manager, playback)
     return app, socketio
+
+
+def _queue(url: str | None) -> dict[str, Any]:
+    """SocketIO options for a Redis message queue between workers (none without a URL)."""
+    if not url:
+        return {}
+    from raftviz.web.queue import LocalFirstRedisManager
+
+    return {"client_manager": LocalFirstRedisManager(url, channel="flask-socketio")}
 
 
 def _route_cookie(app: Flask, cfg: WebConfig) -> None:
