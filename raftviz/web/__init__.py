@@ -32,6 +32,7 @@ from raftviz.service.store import SessionStore
 from raftviz.sim.engine.cluster import ClusterConfig
 from raftviz.web.classroom_events import ClassroomEvents
 from raftviz.web.events import MAX_TRACE_PAYLOAD, EventHandlers
+from raftviz.web.export_events import ExportEvents
 from raftviz.web.hello import FRAME_HZ, page_defaults
 from raftviz.web.lesson_events import LessonEvents
 from raftviz.web.playback import Playback, offloader
@@ -194,6 +195,7 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
         ClusterClassroomEvents(handlers, link, app).install()
     else:
         ClassroomEvents(handlers).install()
+    ExportEvents(handlers).install(app)
     handlers.register()
     register_routes(
         app, manager, playback, static_version(), page_defaults(manager.config, limits)
