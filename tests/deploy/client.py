@@ -45,7 +45,7 @@ class PageClient:
             self.classes.append(data)
             self.got.notify_all()
 
-    def wait(self, check: Any, what: str, timeout: float = 15.0) -> None:
+    def wait(self, check: Any, what: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         with self.got:
             while not check():
