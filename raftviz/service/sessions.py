@@ -671,8 +671,8 @@ class SessionManager:
                     self._by_sid.pop(sid, None)
         if self.store is not None:
             for s in gone:
-                if s.stored is not None:
-                    self.store.delete(s.token)
+                if s.stored is not None:  # unless another worker has taken it over since
+                    self.store.delete(s.token, s.stored.epoch)
             self.store.sweep()
         return gone
 

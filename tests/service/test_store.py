@@ -129,6 +129,22 @@ def test_expiry_follows_the_session_ttl(make_store: Callable[[], SessionStore]) 
     assert fresh.token != s.token and fresh.restore_error is None
 
 
+def test_expiry_on_a_worker_that_lost_the_session_keeps_the_record(
+    make_store: Callable[[], SessionStore],
+) -> None:
+    first = manager(make_store(), session_ttl=0.05)
+    s = first.open(None)
+    act(first, s, lambda: s.command(SET_X))
+    second = manager(make_store())
+    taken = second.open(s.token)  # the page went to another worker, which uses it
+    act(second, taken, lambda: taken.command({"type": "heal"}))
+    import time
+
+    time.sleep(0.1)
+    assert first.expire() == [s]  # the first worker's stale copy idles out...
+    assert manager(make_store()).open(s.token).token == taken.token  # ...the record stays
+
+
 def test_an_unused_session_is_not_written(make_store: Callable[[], SessionStore]) -> None:
     store = make_store()
     m = manager(store)

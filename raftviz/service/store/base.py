@@ -251,7 +251,8 @@ class SessionStore(ABC):
         """Take the session over (a new epoch) and read it; None when there is none."""
 
     @abstractmethod
-    def delete(self, token: str) -> None: ...
+    def delete(self, token: str, epoch: int | None = None) -> None:
+        """Forget a session; with ``epoch``, only while no other worker has taken it over."""
 
     def sweep(self) -> int:
         """Drop expired sessions (stores without their own expiry); returns how many."""

@@ -68,6 +68,13 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 return redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 """
 
+# KEYS: hash, list, checkpoint. ARGV: epoch ('' = any).
+DELETE = """
+local cur = redis.call('HGET', KEYS[1], 'epoch')
+if ARGV[1] ~= '' and cur and cur ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+"""
+
 # Lua's unpack takes a few thousand arguments at most: longer appends go in chunks.
 CHUNK = 2000
 
@@ -81,6 +88,7 @@ class RedisStore(SessionStore):
         self.key = load_key(None)
         self._write = self.client.register_script(WRITE)
         self._claim = self.client.register_script(CLAIM)
+        self._delete = self.client.register_script(DELETE)
         self._write_checkpoint = self.raw.register_script(WRITE_CHECKPOINT)
 
     @staticmethod
@@ -172,8 +180,8 @@ class RedisStore(SessionStore):
         return StoredRun(token, int(epoch), version, fields["config"], bodies, position,
                          self._checkpoint(cp_key))
 
-    def delete(self, token: str) -> None:
-        self.client.delete(*self.keys(token))
+    def delete(self, token: str, epoch: int | None = None) -> None:
+        self._delete(keys=list(self.keys(token)), args=["" if epoch is None else str(epoch)])
 
     def close(self) -> None:
         self.client.close()

@@ -200,10 +200,15 @@ class SqliteStore(SessionStore):
             decode_position(row[3], row[4], row[5], row[6]), checkpoint,
         )
 
-    def delete(self, token: str) -> None:
+    def delete(self, token: str, epoch: int | None = None) -> None:
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
+            if epoch is not None:
+                row = db.execute("SELECT epoch FROM sessions WHERE token = ?", (token,)).fetchone()
+                if row is not None and row[0] != epoch:
+                    db.execute("ROLLBACK")
+                    return
             db.execute("DELETE FROM commands WHERE token = ?", (token,))
             db.execute("DELETE FROM checkpoints WHERE token = ?", (token,))
             db.execute("DELETE FROM sessions WHERE token = ?", (token,))
