@@ -21,6 +21,7 @@ import * as inspector from "./views/inspector.js";
 import * as lesson from "./views/lesson.js";
 import * as logs from "./views/logs.js";
 import * as metrics from "./views/metrics.js";
+import * as membership from "./views/membership.js";
 import * as narration from "./views/narration.js";
 import * as paxos from "./views/paxos.js";
 import * as safety from "./views/safety.js";
@@ -43,6 +44,7 @@ let dirty = false;
 let projector = false;
 let urlApplied = false;
 let resyncing = false;
+let stoppedShown = null; // player.stopped already shown (a work guard paused playback)
 
 // ------------------------------------------------------------------- actions
 
@@ -259,6 +261,7 @@ function renderStartHint(snap) {
   byId("start-hint").hidden = !(snap.time === 0 && !snap.player?.playing);
 }
 byId("btn-start").addEventListener("click", () => player("play"));
+byId("btn-add-server").addEventListener("click", () => command({ type: "add_server" }));
 
 function renderAll() {
   const snap = store.snapshot;
@@ -268,6 +271,7 @@ function renderAll() {
     renderStartHint(snap);
   });
   timed("cluster", () => cluster.render(clusterSvg, snap));
+  timed("membership", () => membership.renderBanner(byId("config-banner"), snap));
   timed("logs", () => logs.render(logsRoot, snap));
   timed("timeline", () => timeline.render(null, snap));
   timed("controls", () => controls.render(null, snap));
@@ -335,6 +339,9 @@ const socket = connect({
   frame: (frame) => {
     const ok = store.applyFrame(frame);
     if (store.snapshot === frame) clock.onFrame(frame.time, frame.player);
+    const stopped = frame.player?.stopped ?? null;
+    if (stopped && stopped !== stoppedShown) toast(stopped);
+    stoppedShown = stopped;
     if (!ok && !resyncing) {
       resyncing = true;
       api.resync().finally(() => { resyncing = false; });
