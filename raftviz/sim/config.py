@@ -129,6 +129,8 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "no_majority": FLAG,
         "commit_old_terms": FLAG,
         "unsafe_lease": FLAG,
+        "joint_consensus": FLAG,
+        "unsafe_config_change": FLAG,
     },
     "paxos": {  # PaxosSettings
         "mode": choice("basic", "multi", fixed=True),
