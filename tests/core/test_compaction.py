@@ -213,7 +213,8 @@ def test_leader_sends_install_snapshot_when_next_index_is_inside_its_snapshot() 
     # n2 says its log ends at index 1: next_index backs up into the snapshot.
     leader.next_index["n2"] = 2
     out = leader.step(
-        AppendEntriesReply("n2", "n1", 3, False, reject_index=1, seq=leader.seq), 5.0
+        AppendEntriesReply("n2", "n1", 3, False, reject_index=1, conflict_index=2, seq=leader.seq),
+        5.0,
     )
     assert [ev.kind for ev in out.events] == ["snapshot_send"]
     assert out.messages == (
