@@ -27,6 +27,7 @@ from raftviz.web.events import MAX_TRACE_PAYLOAD, EventHandlers
 from raftviz.web.hello import FRAME_HZ, page_defaults
 from raftviz.web.lesson_events import LessonEvents
 from raftviz.web.playback import Playback, offloader
+from raftviz.web.record_events import RecordEvents
 from raftviz.web.routes import register_routes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,6 +168,7 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
     handlers = EventHandlers(socketio, manager, playback)
     LessonEvents(handlers).install()
     ClassroomEvents(handlers).install()
+    RecordEvents(handlers).install()
     handlers.register()
     register_routes(
         app, manager, playback, static_version(), page_defaults(manager.config, limits)
