@@ -1,0 +1,668 @@
+// The space-time (Lamport) diagram: one line per server, time along it, every message an arrow
+// from its send to its end (a cross where it was dropped, a double line for a duplicate copy),
+// and marks on the lines for elections, new leaders, step-downs, crashes, pauses, partitions
+// and commits. Data comes from the server's run record in windows (the `spacetime` event,
+// docs/protocol.md), so a 10-minute run scrolls without the page holding all of it; drawing is
+// one canvas, and only what is on screen is drawn.
+//
+// Clicking an arrow jumps the lab to its send (where it is in flight) and opens it in the
+// inspector; clicking a mark jumps to the mark and opens its server.
+
+import { attr, el, text } from "../dom.js";
+import { ms } from "../format.js";
+
+const LANE_MIN = 34;
+const LEFT = 64; // room for lane labels
+const TOP = 22; // room for the time axis
+const FETCH_MARGIN = 0.75; // fetch this many view widths either side of the view
+const REFETCH_MS = 300; // at most this often while frames stream in
+const MIN_SPAN = 5; // ms across the view at the deepest zoom
+const MAX_SPAN = 700000;
+const HIT_PX = 7;
+
+const KIND_COLOUR = {
+  RequestVote: "#c05a0c",
+  RequestVoteReply: "#c05a0c",
+  AppendEntries: "#2f5fd0",
+  AppendEntriesReply: "#2f5fd0",
+  ClientRequest: "#0b8a63",
+  ClientReply: "#0b8a63",
+  Prepare: "#7c3aed",
+  Promise: "#7c3aed",
+  Accept: "#2f5fd0",
+  Accepted: "#2f5fd0",
+  Learn: "#0e7490",
+  Nack: "#c62828",
+  Heartbeat: "#8a93a3",
+  CatchUp: "#9c8b35",
+};
+const SHORT = {
+  RequestVote: "RV",
+  RequestVoteReply: "RV ✓",
+  AppendEntries: "AE",
+  AppendEntriesReply: "AE ✓",
+  ClientRequest: "req",
+  ClientReply: "reply",
+};
+const REPLY = new Set(["RequestVoteReply", "AppendEntriesReply", "ClientReply", "Promise", "Accepted", "Nack"]);
+const DROPS = new Set(["lost", "partitioned", "down", "dropped"]);
+const MARK_STYLE = {
+  candidate: { colour: "#b45309", label: "election" },
+  pre_candidate: { colour: "#d97706", label: "pre-vote" },
+  leader: { colour: "#0d7268", label: "leader" },
+  follower: { colour: "#4a5568", label: "follower" },
+  crash: { colour: "#111827", label: "crash" },
+  restart: { colour: "#1b7f3b", label: "restart" },
+  pause: { colour: "#6b3fd4", label: "pause" },
+  resume: { colour: "#6b3fd4", label: "resume" },
+  partition: { colour: "#c62828", label: "partition" },
+  heal: { colour: "#1b7f3b", label: "heal" },
+  cut: { colour: "#c62828", label: "link" },
+  commit: { colour: "#1b7f3b", label: "commit" },
+};
+
+class SpaceTime {
+  constructor(root, ctx) {
+    this.root = root;
+    this.ctx = ctx;
+    this.visible = false;
+    this.span = 2000; // ms across the drawing area
+    this.start = 0; // ms at the left edge
+    this.follow = true; // keep the cursor in view while the run moves
+    this.data = null; // the last window from the server
+    this.fetching = false;
+    this.wanted = null;
+    this.lastFetch = 0;
+    this.dirty = true;
+    this.hidden = { kinds: new Set(), nodes: new Set() };
+    this.drawn = { arrows: [], marks: [] };
+    this.stats = { arrows: 0, dropped: 0, duplicates: 0, inFlight: 0, marks: {}, density: false };
+    this.snap = null;
+    this.build();
+  }
+
+  build() {
+    this.kindBox = el("div", { class: "st-filter", "data-testid": "st-kinds" });
+    this.nodeBox = el("div", { class: "st-filter", "data-testid": "st-nodes" });
+    this.followBox = el("input", { type: "checkbox", checked: true, "data-testid": "st-follow" });
+    this.followBox.addEventListener("change", () => {
+      this.follow = this.followBox.checked;
+      this.dirty = true;
+    });
+    this.count = el("span", { class: "st-count", "data-testid": "st-count" });
+    const zoom = (f) => el("button", { type: "button", text: f < 1 ? "+" : "−", title: f < 1 ? "Zoom in" : "Zoom out", "data-testid": f < 1 ? "st-zoom-in" : "st-zoom-out", onclick: () => this.zoom(f, 0.5) });
+    const all = el("button", { type: "button", text: "Whole run", "data-testid": "st-whole", onclick: () => this.showAll() });
+    this.toolbar = el("div", { class: "st-toolbar" },
+      el("span", { class: "st-label", text: "messages" }), this.kindBox,
+      el("span", { class: "st-label", text: "servers" }), this.nodeBox,
+      el("span", { class: "st-zoom" }, zoom(0.5), zoom(2), all),
+      el("label", { class: "mini-switch" }, this.followBox, " follow"),
+      this.count);
+    this.canvas = el("canvas", { class: "st-canvas", "data-testid": "spacetime-canvas", tabindex: "0", "aria-label": "Space-time diagram: servers as lines, messages as arrows; scroll to move in time, ctrl+scroll or + and − to zoom" });
+    this.tip = el("div", { class: "st-tip", hidden: true });
+    this.box = el("div", { class: "st-box" }, this.canvas, this.tip);
+    this.root.append(this.toolbar, this.box);
+
+    this.canvas.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
+    this.canvas.addEventListener("pointerdown", (e) => this.onDown(e));
+    this.canvas.addEventListener("pointermove", (e) => this.onMove(e));
+    this.canvas.addEventListener("pointerup", (e) => this.onUp(e));
+    this.canvas.addEventListener("pointerleave", () => { this.tip.hidden = true; });
+    this.canvas.addEventListener("keydown", (e) => this.onKey(e));
+    new ResizeObserver(() => { this.dirty = true; }).observe(this.box);
+  }
+
+  // ------------------------------------------------------------------ view
+
+  width() { return Math.max(1, this.canvas.clientWidth - LEFT - 8); }
+  x(t) { return LEFT + ((t - this.start) / this.span) * this.width(); }
+  t(x) { return this.start + ((x - LEFT) / this.width()) * this.span; }
+
+  scroll(ms) {
+    this.follow = false;
+    this.followBox.checked = false;
+    this.start = Math.max(-this.span * 0.05, this.start + ms);
+    this.dirty = true;
+  }
+
+  zoom(factor, at) {
+    const pivot = this.start + this.span * at;
+    this.span = Math.min(MAX_SPAN, Math.max(MIN_SPAN, this.span * factor));
+    this.start = Math.max(-this.span * 0.05, pivot - this.span * at);
+    this.dirty = true;
+  }
+
+  showAll() {
+    const end = Math.max(this.snap?.player?.horizon ?? 0, this.snap?.time ?? 0, 100);
+    this.follow = false;
+    this.followBox.checked = false;
+    this.span = Math.min(MAX_SPAN, end * 1.04);
+    this.start = -end * 0.02;
+    this.dirty = true;
+  }
+
+  onWheel(e) {
+    e.preventDefault();
+    const rect = this.canvas.getBoundingClientRect();
+    if (e.ctrlKey || e.metaKey) {
+      const at = Math.min(1, Math.max(0, (e.clientX - rect.left - LEFT) / this.width()));
+      this.zoom(Math.exp(e.deltaY * 0.002), at);
+    } else {
+      const d = Math.abs(e.deltaX) > Math.abs(e.deltaY) ? e.deltaX : e.deltaY;
+      this.scroll((d / this.width()) * this.span);
+    }
+  }
+
+  onKey(e) {
+    const step = this.span * 0.1;
+    if (e.key === "ArrowLeft") this.scroll(-step);
+    else if (e.key === "ArrowRight") this.scroll(step);
+    else if (e.key === "+" || e.key === "=") this.zoom(0.5, 0.5);
+    else if (e.key === "-") this.zoom(2, 0.5);
+    else return;
+    e.preventDefault();
+    e.stopPropagation();
+  }
+
+  onDown(e) {
+    this.drag = { x: e.clientX, start: this.start, moved: false };
+    this.canvas.setPointerCapture(e.pointerId);
+  }
+
+  onMove(e) {
+    const rect = this.canvas.getBoundingClientRect();
+    const px = e.clientX - rect.left;
+    const py = e.clientY - rect.top;
+    if (this.drag) {
+      const dx = e.clientX - this.drag.x;
+      if (Math.abs(dx) > 3) this.drag.moved = true;
+      if (this.drag.moved) {
+        this.follow = false;
+        this.followBox.checked = false;
+        this.start = this.drag.start - (dx / this.width()) * this.span;
+        this.dirty = true;
+      }
+      return;
+    }
+    const hit = this.hit(px, py);
+    this.canvas.style.cursor = hit ? "pointer" : "grab";
+    if (!hit) {
+      this.tip.hidden = true;
+      return;
+    }
+    text(this.tip, hit.label);
+    this.tip.hidden = false;
+    this.tip.style.left = `${Math.min(px + 12, this.canvas.clientWidth - 240)}px`;
+    this.tip.style.top = `${py + 12}px`;
+  }
+
+  onUp(e) {
+    const drag = this.drag;
+    this.drag = null;
+    if (drag?.moved) return;
+    const rect = this.canvas.getBoundingClientRect();
+    const hit = this.hit(e.clientX - rect.left, e.clientY - rect.top);
+    if (hit) this.open(hit);
+  }
+
+  /** Jump the lab to what was clicked and show it in the inspector. */
+  async open(hit) {
+    this.follow = false;
+    this.followBox.checked = false;
+    await this.ctx.seek(hit.time);
+    if (hit.message) this.ctx.select("message", hit.message);
+    else if (hit.node && hit.node !== "network") this.ctx.select("node", hit.node);
+  }
+
+  hit(px, py) {
+    let best = null;
+    let bestD = HIT_PX;
+    for (const m of this.drawn.marks) {
+      const d = Math.hypot(m.x - px, m.y - py);
+      if (d < bestD) {
+        bestD = d;
+        best = m;
+      }
+    }
+    if (best) return best;
+    for (const a of this.drawn.arrows) {
+      const d = segmentDistance(px, py, a.x1, a.y1, a.x2, a.y2);
+      if (d < bestD) {
+        bestD = d;
+        best = a;
+      }
+    }
+    return best;
+  }
+
+  // ------------------------------------------------------------------ data
+
+  want() {
+    const margin = this.span * FETCH_MARGIN;
+    return { start: Math.max(0, this.start - margin), stop: Math.max(0, this.start + this.span + margin) };
+  }
+
+  needFetch(now) {
+    const d = this.data;
+    if (!d) return true;
+    const view = { start: Math.max(0, this.start), stop: this.start + this.span };
+    if (view.start < d.start || view.stop > d.stop) return true;
+    // Much wider data than needed (zoomed in a lot) or too coarse (zoomed out): fetch again.
+    if ((d.stop - d.start) > this.span * 6 && d.density) return true;
+    if ((d.stop - d.start) < this.span * 1.2) return true;
+    // The run moved on inside what we show: refresh, but not more often than REFETCH_MS.
+    const moved = this.snap && (this.snap.time !== d.now || this.snap.player?.horizon !== d.horizon);
+    return Boolean(moved && d.stop >= Math.min(d.now, this.snap.time) && now - this.lastFetch > REFETCH_MS);
+  }
+
+  async fetch() {
+    if (this.fetching) return;
+    this.fetching = true;
+    this.lastFetch = performance.now();
+    const w = this.want();
+    const ack = await this.ctx.api("spacetime", { start: w.start, stop: w.stop });
+    this.fetching = false;
+    if (!ack?.ok) return;
+    this.data = ack;
+    this.buildFilters(ack);
+    this.dirty = true;
+  }
+
+  buildFilters(d) {
+    const kinds = [...new Set(d.kinds)];
+    const key = kinds.join(",") + "|" + d.nodes.join(",");
+    if (key === this.filterKey) return;
+    this.filterKey = key;
+    const box = (kind, name, colour) => {
+      const input = el("input", { type: "checkbox", checked: !this.hidden[kind].has(name), "data-testid": `st-${kind === "kinds" ? "kind" : "node"}-${name}` });
+      input.addEventListener("change", () => {
+        if (input.checked) this.hidden[kind].delete(name);
+        else this.hidden[kind].add(name);
+        this.dirty = true;
+      });
+      const swatch = colour ? el("i", { class: "st-swatch", style: `background:${colour}` }) : null;
+      return el("label", { class: "st-check" }, input, swatch, ` ${SHORT[name] || name}`);
+    };
+    this.kindBox.replaceChildren(...kinds.map((k) => box("kinds", k, KIND_COLOUR[k] || "#555")));
+    this.nodeBox.replaceChildren(...[...d.nodes, "clients"].map((n) => box("nodes", n, null)));
+  }
+
+  // ------------------------------------------------------------------ drawing
+
+  render(snap) {
+    this.snap = snap;
+    if (!this.visible) return;
+    if (this.follow && snap) {
+      const now = snap.time;
+      if (now < this.start + this.span * 0.05 || now > this.start + this.span * 0.85) {
+        this.start = Math.max(-this.span * 0.05, now - this.span * 0.75);
+      }
+    }
+    this.dirty = true;
+  }
+
+  /** Called every display frame while shown: fetch if needed, redraw if anything moved. */
+  animate(now) {
+    if (!this.visible) return;
+    if (this.needFetch(now)) this.fetch();
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.draw();
+  }
+
+  lanes(d) {
+    const nodes = d.nodes.filter((n) => !this.hidden.nodes.has(n));
+    const clients = !this.hidden.nodes.has("clients");
+    const names = clients ? ["clients", ...nodes] : nodes;
+    const h = this.canvas.clientHeight;
+    const gap = Math.max(LANE_MIN, (h - TOP - 14) / Math.max(1, names.length));
+    const y = new Map(names.map((n, i) => [n, TOP + gap * (i + 0.5)]));
+    return { names, y, gap, clients };
+  }
+
+  draw() {
+    const c = this.canvas;
+    const dpr = window.devicePixelRatio || 1;
+    const w = c.clientWidth;
+    const h = c.clientHeight;
+    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
+      c.width = Math.round(w * dpr);
+      c.height = Math.round(h * dpr);
+    }
+    const g = c.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, w, h);
+    g.font = "11px system-ui, sans-serif";
+    const d = this.data;
+    this.drawn = { arrows: [], marks: [] };
+    const stats = { arrows: 0, dropped: 0, duplicates: 0, inFlight: 0, marks: {}, density: Boolean(d?.density) };
+    this.drawAxis(g, w);
+    if (!d) {
+      this.stats = stats;
+      return;
+    }
+    const lanes = this.lanes(d);
+    const laneOf = (name) => (lanes.y.has(name) ? name : d.nodes.includes(name) ? null : lanes.clients ? "clients" : null);
+    this.drawIntervals(g, d, lanes, w);
+    // lane lines and labels
+    g.lineWidth = 1;
+    for (const name of lanes.names) {
+      const y = lanes.y.get(name);
+      g.strokeStyle = name === "clients" ? "#c9d1dc" : "#aab3c2";
+      g.beginPath();
+      g.moveTo(LEFT, y);
+      g.lineTo(w - 4, y);
+      g.stroke();
+      g.fillStyle = "#1b2230";
+      g.font = "600 12px system-ui, sans-serif";
+      g.fillText(name, 8, y + 4);
+    }
+    g.font = "11px system-ui, sans-serif";
+    const left = this.start;
+    const right = this.start + this.span;
+    const end = Math.max(d.horizon, d.now);
+    if (d.density) this.drawDensity(g, d, lanes, w);
+    else {
+      const arrows = d.messages;
+      const labels = arrows.length < 300;
+      const ballotNames = d.names;
+      for (const m of arrows) {
+        const [id, k, s, t, sent, fin, outcome, flags, term, info, ballotNode] = m;
+        const kind = d.kinds[k];
+        if (this.hidden.kinds.has(kind)) continue;
+        const src = laneOf(d.names[s]);
+        const dst = laneOf(d.names[t]);
+        if (!src || !dst) continue;
+        const stop = fin ?? end;
+        if (stop < left || sent > right) continue;
+        const outcomeName = d.outcomes[outcome];
+        const x1 = this.x(sent);
+        const y1 = lanes.y.get(src);
+        const y2full = lanes.y.get(dst);
+        const dropped = DROPS.has(outcomeName);
+        const open = fin == null;
+        // A dropped arrow stops short of the receiver's line, where the cross is.
+        const y2 = dropped ? y1 + (y2full - y1) * 0.8 : y2full;
+        const x2 = this.x(stop);
+        const colour = KIND_COLOUR[kind] || "#555";
+        g.strokeStyle = colour;
+        g.globalAlpha = REPLY.has(kind) ? 0.75 : 0.95;
+        g.lineWidth = kind.startsWith("Append") && info > 0 && !REPLY.has(kind) ? 2 : 1.2;
+        const dup = (flags & 1) === 1;
+        g.setLineDash(dup ? [5, 3] : open ? [2, 3] : []);
+        g.beginPath();
+        g.moveTo(x1, y1);
+        g.lineTo(x2, y2);
+        g.stroke();
+        g.setLineDash([]);
+        g.globalAlpha = 1;
+        if (dropped) {
+          g.strokeStyle = "#c62828";
+          g.lineWidth = 2;
+          g.beginPath();
+          g.moveTo(x2 - 4, y2 - 4);
+          g.lineTo(x2 + 4, y2 + 4);
+          g.moveTo(x2 + 4, y2 - 4);
+          g.lineTo(x2 - 4, y2 + 4);
+          g.stroke();
+          stats.dropped += 1;
+        } else if (!open) {
+          arrowHead(g, x1, y1, x2, y2, colour);
+        } else stats.inFlight += 1;
+        if (dup) stats.duplicates += 1;
+        stats.arrows += 1;
+        const ballot = ballotNode ? `${term}.${ballotNames[ballotNode - 1]}` : null;
+        if (labels && Math.abs(x2 - x1) + Math.abs(y2 - y1) > 70) {
+          const word = `${SHORT[kind] || kind} ${ballot ?? `t${term}`}`;
+          g.fillStyle = colour;
+          g.fillText(word, (x1 + x2) / 2 + 3, (y1 + y2) / 2 - 3);
+        }
+        const what = `${kind} m${id} ${d.names[s]}→${d.names[t]} · ${ballot ? `ballot ${ballot}` : `term ${term}`} · sent ${ms(sent)}, ${open ? "in flight" : `${outcomeName} at ${ms(fin)}`}${dup ? " · duplicate copy" : ""}`;
+        this.drawn.arrows.push({ x1, y1, x2, y2, message: id, time: sent, node: d.names[s], kind, label: `${what} · click to jump here` });
+      }
+    }
+    this.drawMarks(g, d, lanes, stats);
+    this.drawCursor(g, h);
+    this.stats = stats;
+    const markTotal = Object.values(stats.marks).reduce((a, b) => a + b, 0);
+    text(this.count, d.density ? `${d.total} messages here: zoom in for arrows · ${markTotal} marks` : `${stats.arrows} arrows · ${markTotal} marks`);
+    attr(this.canvas, "data-arrows", stats.arrows);
+    attr(this.canvas, "data-marks", markTotal);
+  }
+
+  drawAxis(g, w) {
+    const step = niceStep(this.span / Math.max(1, this.width() / 110));
+    const first = Math.ceil(this.start / step) * step;
+    g.fillStyle = "#5a6476";
+    g.strokeStyle = "#e3e7ee";
+    g.lineWidth = 1;
+    for (let t = first; t <= this.start + this.span; t += step) {
+      const x = this.x(t);
+      g.beginPath();
+      g.moveTo(x, TOP - 6);
+      g.lineTo(x, this.canvas.clientHeight);
+      g.stroke();
+      g.fillText(ms(t), x + 2, 12);
+    }
+    g.fillStyle = "#fff";
+    g.fillRect(0, 0, LEFT - 2, this.canvas.clientHeight);
+  }
+
+  /** Shade partitions across every line, and crashed or paused stretches on a server's line. */
+  drawIntervals(g, d, lanes, w) {
+    const kinds = d.mark_kinds;
+    const open = new Map();
+    const spans = [];
+    for (const [, time, node, kind] of d.marks) {
+      const name = d.names[node];
+      const k = kinds[kind];
+      if (k === "partition" || k === "crash" || k === "pause") open.set(`${k}:${name}`, { k, name, from: time });
+      const close = { heal: "partition", restart: "crash", resume: "pause" }[k];
+      if (close) {
+        const key = `${close}:${name}`;
+        const from = open.get(key)?.from ?? d.start;
+        spans.push({ k: close, name, from, to: time });
+        open.delete(key);
+      }
+    }
+    const end = Math.max(d.horizon, d.now);
+    for (const s of open.values()) spans.push({ ...s, to: end });
+    for (const s of spans) {
+      const x1 = Math.max(LEFT, this.x(s.from));
+      const x2 = Math.min(w, this.x(s.to));
+      if (x2 <= x1) continue;
+      if (s.k === "partition") {
+        g.fillStyle = "rgba(198, 40, 40, 0.07)";
+        g.fillRect(x1, TOP, x2 - x1, this.canvas.clientHeight - TOP);
+        g.fillStyle = "#c62828";
+        g.fillText("partitioned", x1 + 4, TOP + 10);
+      } else if (lanes.y.has(s.name)) {
+        const y = lanes.y.get(s.name);
+        g.fillStyle = s.k === "crash" ? "rgba(17, 24, 39, 0.16)" : "rgba(107, 63, 212, 0.16)";
+        g.fillRect(x1, y - 7, x2 - x1, 14);
+        g.fillStyle = s.k === "crash" ? "#111827" : "#6b3fd4";
+        g.fillText(s.k === "crash" ? "down" : "paused", x1 + 4, y - 9);
+      }
+    }
+  }
+
+  drawDensity(g, d, lanes, w) {
+    const { counts, bins } = d.density;
+    const max = Math.max(1, ...counts);
+    const width = (d.stop - d.start) / bins;
+    const base = this.canvas.clientHeight - 4;
+    g.fillStyle = "rgba(47, 95, 208, 0.28)";
+    for (let i = 0; i < bins; i += 1) {
+      const x1 = this.x(d.start + i * width);
+      const x2 = this.x(d.start + (i + 1) * width);
+      if (x2 < LEFT || x1 > w) continue;
+      const hgt = (counts[i] / max) * (base - TOP) * 0.9;
+      g.fillRect(Math.max(LEFT, x1), base - hgt, Math.max(1, x2 - x1 - 0.5), hgt);
+    }
+    g.fillStyle = "#2f5fd0";
+    g.fillText(`messages sent per ${ms(width)} (zoom in to see each arrow)`, LEFT + 6, base - 4);
+  }
+
+  drawMarks(g, d, lanes, stats) {
+    const kinds = d.mark_kinds;
+    const h = this.canvas.clientHeight;
+    const commits = d.marks.length < 1500;
+    for (const [, time, node, kind, term, value] of d.marks) {
+      const k = kinds[kind];
+      const name = d.names[node];
+      const x = this.x(time);
+      if (x < LEFT - 2 || x > this.canvas.clientWidth) continue;
+      const style = MARK_STYLE[k] || { colour: "#555", label: k };
+      if (name === "network") {
+        g.strokeStyle = style.colour;
+        g.lineWidth = 1.5;
+        g.setLineDash([4, 3]);
+        g.beginPath();
+        g.moveTo(x, TOP);
+        g.lineTo(x, h);
+        g.stroke();
+        g.setLineDash([]);
+        g.fillStyle = style.colour;
+        g.fillText(style.label, x + 3, h - 6);
+        this.drawn.marks.push({ x, y: TOP + 4, time, node: name, kind: k, label: `${style.label} at ${ms(time)} · click to jump here` });
+        stats.marks[k] = (stats.marks[k] || 0) + 1;
+        continue;
+      }
+      if (this.hidden.nodes.has(name) || !lanes.y.has(name)) continue;
+      if (k === "commit" && !commits) continue;
+      const y = lanes.y.get(name);
+      markGlyph(g, k, x, y, style.colour, term, value);
+      const what = k === "commit" ? `${name} commit index ${value}` : `${name} ${style.label}${term ? ` (term ${term})` : ""}`;
+      this.drawn.marks.push({ x, y, time, node: name, kind: k, label: `${what} at ${ms(time)} · click to jump here` });
+      stats.marks[k] = (stats.marks[k] || 0) + 1;
+    }
+  }
+
+  drawCursor(g, h) {
+    const now = this.snap?.time;
+    if (now == null) return;
+    const x = this.x(now);
+    if (x < LEFT || x > this.canvas.clientWidth) return;
+    g.strokeStyle = "#c62828";
+    g.lineWidth = 2;
+    g.beginPath();
+    g.moveTo(x, TOP - 8);
+    g.lineTo(x, h);
+    g.stroke();
+    g.fillStyle = "#c62828";
+    g.font = "700 11px system-ui, sans-serif";
+    const label = `now ${ms(now)}`;
+    const right = x + 3 + g.measureText(label).width > this.canvas.clientWidth;
+    g.fillText(label, right ? x - 3 - g.measureText(label).width : x + 3, TOP + 6);
+    g.font = "11px system-ui, sans-serif";
+  }
+}
+
+function niceStep(raw) {
+  const p = 10 ** Math.floor(Math.log10(Math.max(raw, 1e-6)));
+  for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
+  return 10 * p;
+}
+
+function arrowHead(g, x1, y1, x2, y2, colour) {
+  const a = Math.atan2(y2 - y1, x2 - x1);
+  g.fillStyle = colour;
+  g.beginPath();
+  g.moveTo(x2, y2);
+  g.lineTo(x2 - 7 * Math.cos(a - 0.4), y2 - 7 * Math.sin(a - 0.4));
+  g.lineTo(x2 - 7 * Math.cos(a + 0.4), y2 - 7 * Math.sin(a + 0.4));
+  g.closePath();
+  g.fill();
+}
+
+/** Shapes, not colour alone: ◆ election, ▲ leader, ✕ crash, ‖ pause, ▮ commit. */
+function markGlyph(g, kind, x, y, colour, term, value) {
+  g.fillStyle = colour;
+  g.strokeStyle = colour;
+  g.lineWidth = 2;
+  g.beginPath();
+  switch (kind) {
+    case "candidate":
+    case "pre_candidate":
+      g.moveTo(x, y - 7); g.lineTo(x + 6, y); g.lineTo(x, y + 7); g.lineTo(x - 6, y); g.closePath();
+      if (kind === "candidate") g.fill(); else g.stroke();
+      g.fillText(`t${term}`, x + 7, y - 8);
+      break;
+    case "leader":
+      g.moveTo(x, y - 9); g.lineTo(x + 7, y + 4); g.lineTo(x - 7, y + 4); g.closePath(); g.fill();
+      g.font = "700 11px system-ui, sans-serif";
+      g.fillText(`leader t${term}`, x + 8, y - 8);
+      g.font = "11px system-ui, sans-serif";
+      break;
+    case "follower":
+      g.arc(x, y, 3.5, 0, Math.PI * 2); g.stroke();
+      break;
+    case "crash":
+      g.lineWidth = 3;
+      g.moveTo(x - 7, y - 7); g.lineTo(x + 7, y + 7); g.moveTo(x + 7, y - 7); g.lineTo(x - 7, y + 7); g.stroke();
+      break;
+    case "restart":
+      g.moveTo(x - 6, y + 6); g.lineTo(x, y - 7); g.lineTo(x + 6, y + 6); g.stroke();
+      break;
+    case "pause":
+    case "resume":
+      g.fillRect(x - 5, y - 7, 3, 14);
+      if (kind === "pause") g.fillRect(x + 2, y - 7, 3, 14);
+      break;
+    case "commit":
+      g.fillRect(x - 1.5, y + 3, 3, 8);
+      break;
+    default:
+      g.arc(x, y, 4, 0, Math.PI * 2); g.fill();
+  }
+}
+
+function segmentDistance(px, py, x1, y1, x2, y2) {
+  const dx = x2 - x1;
+  const dy = y2 - y1;
+  const len = dx * dx + dy * dy;
+  const t = len ? Math.max(0, Math.min(1, ((px - x1) * dx + (py - y1) * dy) / len)) : 0;
+  return Math.hypot(px - (x1 + t * dx), py - (y1 + t * dy));
+}
+
+let view = null;
+
+/** ctx: api(event, payload) -> ack, seek(time) -> promise, select(type, id). */
+export function mount(root, ctx) {
+  view = new SpaceTime(root, ctx);
+  return view;
+}
+
+export function show(on) {
+  if (!view) return;
+  view.visible = on;
+  view.dirty = true;
+  if (on) view.render(view.snap);
+}
+
+export function render(snapshot) {
+  view?.render(snapshot);
+}
+
+export function animate(now) {
+  view?.animate(now);
+}
+
+/** What the last draw put on screen, with where (for tests and the benchmark). */
+export function drawn() {
+  if (!view) return null;
+  const strip = ({ label, ...rest }) => rest;
+  return {
+    ...view.stats,
+    view: { start: view.start, span: view.span },
+    data: view.data && { start: view.data.start, stop: view.data.stop, total: view.data.total },
+    marks: view.drawn.marks.map(strip),
+    arrows: view.drawn.arrows.map(strip),
+    markCounts: view.stats.marks,
+  };
+}
+
+/** Scroll by a number of milliseconds (the benchmark scrolls through this and the wheel). */
+export function scrollBy(msAmount) {
+  view?.scroll(msAmount);
+}
