@@ -9,7 +9,6 @@ person clicks: a mark, an arrow, the "jump" button of a violation.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from playwright.sync_api import expect
@@ -181,7 +180,8 @@ def test_spacetime_draws_every_message_and_mark_of_a_crash_with_partition(
                      box["y"] + arrow["y1"] + t * (arrow["y2"] - arrow["y1"]))
     expect(page.get_by_test_id("inspector-title")).to_contain_text("RequestVote m")
     now = page.evaluate("() => window.raftviz.store.snapshot.time")
-    sent = rec.store.sent[int(page.get_by_test_id("inspector-title").inner_text().split("m")[-1]) - 1]
+    title = page.get_by_test_id("inspector-title").inner_text()
+    sent = rec.store.sent[int(title.split("m")[-1]) - 1]
     assert abs(now - sent) < 1e-3  # the snapshot shows time to the microsecond
     save_screenshot(page, "zoomed")
     page.set_viewport_size({"width": 1920, "height": 1080})
@@ -190,7 +190,9 @@ def test_spacetime_draws_every_message_and_mark_of_a_crash_with_partition(
     save_screenshot(page, "1920")
 
 
-def test_spacetime_of_a_paxos_run_labels_arrows_with_ballots(lab: Any, save_screenshot: Any) -> None:
+def test_spacetime_of_a_paxos_run_labels_arrows_with_ballots(
+    lab: Any, save_screenshot: Any
+) -> None:
     page = lab.page
     h = History(ClusterConfig(size=3, seed=2, protocol="paxos"))
     h.run_until(800)
@@ -201,6 +203,9 @@ def test_spacetime_of_a_paxos_run_labels_arrows_with_ballots(lab: Any, save_scre
     d = open_whole_run(lab, want["arrows"])
     kinds = {a["kind"] for a in d["arrows"]}
     assert {"Prepare", "Promise", "Accept", "Accepted"} <= kinds
+    # Each arrow carries the ballot it is about; a Prepare's ballot is its sender's own.
+    assert all(a["ballot"] for a in d["arrows"] if not a["kind"].startswith("Client"))
+    assert all(a["ballot"].endswith("." + a["node"]) for a in d["arrows"] if a["kind"] == "Prepare")
     expect(page.get_by_test_id("st-kind-Prepare")).to_be_visible()
     assert d["markCounts"].get("leader", 0) == want.get("mark:leader", 0) >= 1
     save_screenshot(page)

@@ -364,7 +364,8 @@ class SpaceTime {
     if (d.density) this.drawDensity(g, d, lanes, w);
     else {
       const arrows = d.messages;
-      const labels = arrows.length < 300;
+      const labels = arrows.length < 600;
+      const placed = []; // label boxes already drawn: a label that would overlap one is skipped
       const ballotNames = d.names;
       for (const m of arrows) {
         const [id, k, s, t, sent, fin, outcome, flags, term, info, ballotNode] = m;
@@ -412,16 +413,23 @@ class SpaceTime {
         if (dup) stats.duplicates += 1;
         stats.arrows += 1;
         const ballot = ballotNode ? `${term}.${ballotNames[ballotNode - 1]}` : null;
-        if (labels && Math.abs(x2 - x1) + Math.abs(y2 - y1) > 70) {
-          const word = `${SHORT[kind] || kind} ${ballot ?? `t${term}`}`;
-          g.fillStyle = colour;
-          g.fillText(word, (x1 + x2) / 2 + 3, (y1 + y2) / 2 - 3);
+        if (labels && Math.abs(x2 - x1) + Math.abs(y2 - y1) > 60) {
+          const word = kind.startsWith("Client") ? SHORT[kind] : `${SHORT[kind] || kind} ${ballot ?? `t${term}`}`;
+          const lx = (x1 + x2) / 2 + 3;
+          const ly = (y1 + y2) / 2 - 3;
+          const lw = g.measureText(word).width;
+          const clash = placed.some((b) => lx < b.x + b.w && b.x < lx + lw && Math.abs(ly - b.y) < 11);
+          if (!clash && lx > LEFT && lx < w) {
+            placed.push({ x: lx, y: ly, w: lw });
+            g.fillStyle = colour;
+            g.fillText(word, lx, ly);
+          }
         }
         const what = `${kind} m${id} ${d.names[s]}→${d.names[t]} · ${ballot ? `ballot ${ballot}` : `term ${term}`} · sent ${ms(sent)}, ${open ? "in flight" : `${outcomeName} at ${ms(fin)}`}${dup ? " · duplicate copy" : ""}`;
-        this.drawn.arrows.push({ x1, y1, x2, y2, message: id, time: sent, node: d.names[s], kind, label: `${what} · click to jump here` });
+        this.drawn.arrows.push({ x1, y1, x2, y2, message: id, time: sent, node: d.names[s], kind, ballot, label: `${what} · click to jump here` });
       }
     }
-    this.drawMarks(g, d, lanes, stats);
+    this.drawMarks(g, d, lanes, stats, d.protocol === "paxos" ? "round " : "t");
     this.drawCursor(g, h);
     this.stats = stats;
     const markTotal = Object.values(stats.marks).reduce((a, b) => a + b, 0);
@@ -503,7 +511,7 @@ class SpaceTime {
     g.fillText(`messages sent per ${ms(width)} (zoom in to see each arrow)`, LEFT + 6, base - 4);
   }
 
-  drawMarks(g, d, lanes, stats) {
+  drawMarks(g, d, lanes, stats, termWord) {
     const kinds = d.mark_kinds;
     const h = this.canvas.clientHeight;
     const commits = d.marks.length < 1500;
@@ -531,8 +539,8 @@ class SpaceTime {
       if (this.hidden.nodes.has(name) || !lanes.y.has(name)) continue;
       if (k === "commit" && !commits) continue;
       const y = lanes.y.get(name);
-      markGlyph(g, k, x, y, style.colour, term, value);
-      const what = k === "commit" ? `${name} commit index ${value}` : `${name} ${style.label}${term ? ` (term ${term})` : ""}`;
+      markGlyph(g, k, x, y, style.colour, `${termWord}${term}`);
+      const what = k === "commit" ? `${name} commit index ${value}` : `${name} ${style.label}${term ? ` (${termWord === "t" ? "term " : "ballot round "}${term})` : ""}`;
       this.drawn.marks.push({ x, y, time, node: name, kind: k, label: `${what} at ${ms(time)} · click to jump here` });
       stats.marks[k] = (stats.marks[k] || 0) + 1;
     }
@@ -576,7 +584,7 @@ function arrowHead(g, x1, y1, x2, y2, colour) {
 }
 
 /** Shapes, not colour alone: ◆ election, ▲ leader, ✕ crash, ‖ pause, ▮ commit. */
-function markGlyph(g, kind, x, y, colour, term, value) {
+function markGlyph(g, kind, x, y, colour, term) {
   g.fillStyle = colour;
   g.strokeStyle = colour;
   g.lineWidth = 2;
@@ -586,12 +594,12 @@ function markGlyph(g, kind, x, y, colour, term, value) {
     case "pre_candidate":
       g.moveTo(x, y - 7); g.lineTo(x + 6, y); g.lineTo(x, y + 7); g.lineTo(x - 6, y); g.closePath();
       if (kind === "candidate") g.fill(); else g.stroke();
-      g.fillText(`t${term}`, x + 7, y - 8);
+      g.fillText(term, x + 7, y - 8);
       break;
     case "leader":
       g.moveTo(x, y - 9); g.lineTo(x + 7, y + 4); g.lineTo(x - 7, y + 4); g.closePath(); g.fill();
       g.font = "700 11px system-ui, sans-serif";
-      g.fillText(`leader t${term}`, x + 8, y - 8);
+      g.fillText(`leader ${term}`, x + 8, y - 8);
       g.font = "11px system-ui, sans-serif";
       break;
     case "follower":
