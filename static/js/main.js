@@ -11,6 +11,7 @@ import { Menus } from "./menus.js";
 import { Share } from "./share.js";
 import { Store } from "./store.js";
 import { toast } from "./toast.js";
+import * as changes from "./views/changes.js";
 import * as cluster from "./views/cluster.js";
 import * as classroom from "./views/classroom.js";
 import * as controls from "./views/controls.js";
@@ -295,6 +296,7 @@ function renderAll() {
   if (activeTab === "inspect") timed("inspector", () => inspector.render(panes.inspect, snap));
   if (activeTab === "metrics") timed("metrics", () => metrics.render(panes.metrics, snap));
   if (activeTab === "state") timed("data", () => data.render(panes.state, snap));
+  timed("changes", () => changes.render(snap, byId("cluster-wrap")));
   if (menus.kind === "node" && !store.node(menus.target)) menus.close();
 }
 
@@ -466,7 +468,7 @@ document.addEventListener("visibilitychange", () => {
 // For tests and the render benchmark: read-only access to the state, plus the api.
 window.raftviz = {
   store, api, clock, perf, messageSpots: () => cluster.messageSpots(clusterSvg),
-  showView, spacetime: { drawn: spacetime.drawn, scrollBy: spacetime.scrollBy },
+  showView, spacetime: { drawn: spacetime.drawn, scrollBy: spacetime.scrollBy }, changes: changes.marks,
 };
 
 requestAnimationFrame(loop);

@@ -9,6 +9,7 @@ person clicks: a mark, an arrow, the "jump" button of a violation.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import expect
@@ -249,3 +250,48 @@ def test_operation_history_explains_a_stale_lease_read(lab: Any, save_screenshot
     page.set_viewport_size({"width": 1920, "height": 1080})
     expect(page.get_by_test_id("oh-sentence")).to_be_visible()
     save_screenshot(page, "1920")
+
+
+def test_stepping_highlights_what_one_event_changed(lab: Any, save_screenshot: Any) -> None:
+    page = lab.page
+    h = History(ClusterConfig(size=3, seed=1))
+    h.run_until(1000)
+    h.apply_json({"type": "client", "op": "set", "key": "x", "value": "1"})
+    load(lab, h)
+    follower = next(n for n in h.cluster.node_ids if n != h.cluster.leader)
+    page.get_by_test_id(f"node-{follower}").click()
+    expect(page.get_by_test_id("inspector-title")).to_have_text(follower)
+
+    def changed() -> Any:
+        return page.evaluate("() => window.raftviz.store.snapshot.changed")
+
+    # Step until the follower appends the new entry (one event at a time, as a student does).
+    for _ in range(100):
+        before = page.evaluate("() => window.raftviz.store.snapshot.events_processed")
+        page.get_by_test_id("step-button").click()
+        lab.wait_until(
+            lambda b=before: page.evaluate("() => window.raftviz.store.snapshot.events_processed")
+            > b, what="one step")
+        now = changed()
+        if now and "log" in now.get(follower, {}):
+            break
+    else:
+        raise AssertionError(f"{follower} never appended")
+    note = page.get_by_test_id("step-changes")
+    expect(note).to_be_visible()
+    for node in now:
+        expect(note.locator(f'[data-node="{node}"]')).to_have_count(1)
+        expect(page.get_by_test_id(f"node-{node}")).to_have_class(re.compile(r"\bchg\b"))
+        expect(page.get_by_test_id(f"log-row-{node}")).to_have_class(re.compile(r"\bchg\b"))
+    log = now[follower]["log"]
+    cells = page.locator(f'#logs .log-row[data-node="{follower}"] .cell.cell-chg')
+    expect(cells).to_have_count(log["to"] - log["from"] + 1)
+    expect(cells.first).to_have_attribute("data-index", str(log["from"]))
+    # The inspector shows the follower: its log length row is marked.
+    expect(page.locator(".kv-row.chg")).not_to_have_count(0)
+    save_screenshot(page)
+    # Moving on by time (not one step) clears every highlight.
+    page.get_by_test_id("advance-10").click()
+    expect(note).to_be_hidden()
+    expect(page.locator("#cluster .node.chg")).to_have_count(0)
+    expect(page.locator(".cell.cell-chg")).to_have_count(0)
