@@ -468,7 +468,7 @@ document.addEventListener("visibilitychange", () => {
 // For tests and the render benchmark: read-only access to the state, plus the api.
 window.raftviz = {
   store, api, clock, perf, messageSpots: () => cluster.messageSpots(clusterSvg),
-  showView, spacetime: { drawn: spacetime.drawn, scrollBy: spacetime.scrollBy }, changes: changes.marks,
+  showView, spacetime: { drawn: spacetime.drawn, stats: spacetime.stats }, changes: changes.marks,
 };
 
 requestAnimationFrame(loop);

@@ -14,7 +14,7 @@ import { ms } from "../format.js";
 const LANE_MIN = 34;
 const LEFT = 64; // room for lane labels
 const TOP = 22; // room for the time axis
-const FETCH_MARGIN = 0.75; // fetch this many view widths either side of the view
+const FETCH_MARGIN = 0.5; // fetch this many view widths either side of the view
 const REFETCH_MS = 300; // at most this often while frames stream in
 const MIN_SPAN = 5; // ms across the view at the deepest zoom
 const MAX_SPAN = 700000;
@@ -258,6 +258,7 @@ class SpaceTime {
   async fetch() {
     if (this.fetching) return;
     this.fetching = true;
+    this.fetches = (this.fetches || 0) + 1;
     this.lastFetch = performance.now();
     const w = this.want();
     const ack = await this.ctx.api("spacetime", { start: w.start, stop: w.stop });
@@ -335,7 +336,11 @@ class SpaceTime {
     g.font = "11px system-ui, sans-serif";
     const d = this.data;
     this.drawn = { arrows: [], marks: [] };
-    const stats = { arrows: 0, dropped: 0, duplicates: 0, inFlight: 0, marks: {}, density: Boolean(d?.density) };
+    const stats = {
+      arrows: 0, dropped: 0, duplicates: 0, inFlight: 0, marks: {}, density: Boolean(d?.density),
+      // Whether the data on hand covers the whole view (while scrolling, a window may be late).
+      covered: Boolean(d && d.start <= Math.max(0, this.start) && d.stop >= Math.min(this.start + this.span, Math.max(d.horizon, d.now))),
+    };
     this.drawAxis(g, w);
     if (!d) {
       this.stats = stats;
@@ -670,7 +675,7 @@ export function drawn() {
   };
 }
 
-/** Scroll by a number of milliseconds (the benchmark scrolls through this and the wheel). */
-export function scrollBy(msAmount) {
-  view?.scroll(msAmount);
+/** Counts of the last draw without positions: cheap enough to read every frame. */
+export function stats() {
+  return view ? { ...view.stats, fetches: view.fetches, span: view.span, start: view.start } : null;
 }
