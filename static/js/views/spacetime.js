@@ -224,15 +224,17 @@ class SpaceTime {
         best = m;
       }
     }
-    if (best) return best;
-    for (const a of this.drawn.arrows) {
-      const d = segmentDistance(px, py, a.x1, a.y1, a.x2, a.y2);
-      if (d < bestD) {
-        bestD = d;
-        best = a;
+    if (best) return { ...best, label: this.markLabel(best) };
+    const h = this.drawn.arrows;
+    let at = -1;
+    for (let j = 0; j < h.length; j += 5) {
+      const dist = segmentDistance(px, py, h[j], h[j + 1], h[j + 2], h[j + 3]);
+      if (dist < bestD) {
+        bestD = dist;
+        at = j;
       }
     }
-    return best;
+    return at >= 0 ? this.arrowAt(at) : null;
   }
 
   // ------------------------------------------------------------------ data
@@ -363,77 +365,8 @@ class SpaceTime {
       g.fillText(name, 8, y + 4);
     }
     g.font = "11px system-ui, sans-serif";
-    const left = this.start;
-    const right = this.start + this.span;
-    const end = Math.max(d.horizon, d.now);
     if (d.density) this.drawDensity(g, d, lanes, w);
-    else {
-      const arrows = d.messages;
-      const labels = arrows.length < 600;
-      const placed = []; // label boxes already drawn: a label that would overlap one is skipped
-      const ballotNames = d.names;
-      for (const m of arrows) {
-        const [id, k, s, t, sent, fin, outcome, flags, term, info, ballotNode] = m;
-        const kind = d.kinds[k];
-        if (this.hidden.kinds.has(kind)) continue;
-        const src = laneOf(d.names[s]);
-        const dst = laneOf(d.names[t]);
-        if (!src || !dst) continue;
-        const stop = fin ?? end;
-        if (stop < left || sent > right) continue;
-        const outcomeName = d.outcomes[outcome];
-        const x1 = this.x(sent);
-        const y1 = lanes.y.get(src);
-        const y2full = lanes.y.get(dst);
-        const dropped = DROPS.has(outcomeName);
-        const open = fin == null;
-        // A dropped arrow stops short of the receiver's line, where the cross is.
-        const y2 = dropped ? y1 + (y2full - y1) * 0.8 : y2full;
-        const x2 = this.x(stop);
-        const colour = KIND_COLOUR[kind] || "#555";
-        g.strokeStyle = colour;
-        g.globalAlpha = REPLY.has(kind) ? 0.75 : 0.95;
-        g.lineWidth = kind.startsWith("Append") && info > 0 && !REPLY.has(kind) ? 2 : 1.2;
-        const dup = (flags & 1) === 1;
-        g.setLineDash(dup ? [5, 3] : open ? [2, 3] : []);
-        g.beginPath();
-        g.moveTo(x1, y1);
-        g.lineTo(x2, y2);
-        g.stroke();
-        g.setLineDash([]);
-        g.globalAlpha = 1;
-        if (dropped) {
-          g.strokeStyle = "#c62828";
-          g.lineWidth = 2;
-          g.beginPath();
-          g.moveTo(x2 - 4, y2 - 4);
-          g.lineTo(x2 + 4, y2 + 4);
-          g.moveTo(x2 + 4, y2 - 4);
-          g.lineTo(x2 - 4, y2 + 4);
-          g.stroke();
-          stats.dropped += 1;
-        } else if (!open) {
-          arrowHead(g, x1, y1, x2, y2, colour);
-        } else stats.inFlight += 1;
-        if (dup) stats.duplicates += 1;
-        stats.arrows += 1;
-        const ballot = ballotNode ? `${term}.${ballotNames[ballotNode - 1]}` : null;
-        if (labels && Math.abs(x2 - x1) + Math.abs(y2 - y1) > 60) {
-          const word = kind.startsWith("Client") ? SHORT[kind] : `${SHORT[kind] || kind} ${ballot ?? `t${term}`}`;
-          const lx = (x1 + x2) / 2 + 3;
-          const ly = (y1 + y2) / 2 - 3;
-          const lw = g.measureText(word).width;
-          const clash = placed.some((b) => lx < b.x + b.w && b.x < lx + lw && Math.abs(ly - b.y) < 11);
-          if (!clash && lx > LEFT && lx < w) {
-            placed.push({ x: lx, y: ly, w: lw });
-            g.fillStyle = colour;
-            g.fillText(word, lx, ly);
-          }
-        }
-        const what = `${kind} m${id} ${d.names[s]}→${d.names[t]} · ${ballot ? `ballot ${ballot}` : `term ${term}`} · sent ${ms(sent)}, ${open ? "in flight" : `${outcomeName} at ${ms(fin)}`}${dup ? " · duplicate copy" : ""}`;
-        this.drawn.arrows.push({ x1, y1, x2, y2, message: id, time: sent, node: d.names[s], kind, ballot, label: `${what} · click to jump here` });
-      }
-    }
+    else this.drawArrows(g, d, lanes, laneOf, stats, w);
     this.drawMarks(g, d, lanes, stats, d.protocol === "paxos" ? "round " : "t");
     this.drawCursor(g, h);
     this.stats = stats;
@@ -441,6 +374,154 @@ class SpaceTime {
     text(this.count, d.density ? `${d.total} messages here: zoom in for arrows · ${markTotal} marks` : `${stats.arrows} arrows · ${markTotal} marks`);
     attr(this.canvas, "data-arrows", stats.arrows);
     attr(this.canvas, "data-marks", markTotal);
+  }
+
+  /**
+   * Every arrow crossing the view, batched: one path per kind and line style, one for the
+   * arrowheads of each colour, one for the crosses, so a few thousand arrows cost a few dozen
+   * canvas calls. Hit-testing data is kept as numbers; tooltips are written only on hover.
+   */
+  drawArrows(g, d, lanes, laneOf, stats, w) {
+    const left = this.start;
+    const right = this.start + this.span;
+    const end = Math.max(d.horizon, d.now);
+    const laneY = d.names.map((n) => {
+      const lane = laneOf(n);
+      return lane ? lanes.y.get(lane) : null;
+    });
+    const kinds = d.kinds.map((kind) => ({
+      kind, hidden: this.hidden.kinds.has(kind), colour: KIND_COLOUR[kind] || "#555",
+      reply: REPLY.has(kind), append: kind === "AppendEntries",
+    }));
+    const dropOutcome = d.outcomes.map((o) => DROPS.has(o));
+    const batches = new Map();
+    const heads = new Map();
+    const crosses = [];
+    const hits = [];
+    const arrows = d.messages;
+    for (let i = 0; i < arrows.length; i += 1) {
+      const m = arrows[i];
+      const k = kinds[m[1]];
+      if (k.hidden) continue;
+      const y1 = laneY[m[2]];
+      const yTo = laneY[m[3]];
+      if (y1 == null || yTo == null) continue;
+      const sent = m[4];
+      const fin = m[5];
+      const stop = fin ?? end;
+      if (stop < left || sent > right) continue;
+      const dropped = dropOutcome[m[6]];
+      const open = fin == null;
+      const dup = (m[7] & 1) === 1;
+      // A dropped arrow stops short of the receiver's line, where the cross is.
+      const y2 = dropped ? y1 + (yTo - y1) * 0.8 : yTo;
+      const x1 = this.x(sent);
+      const x2 = this.x(stop);
+      const style = dup ? 1 : open ? 2 : 0;
+      const thick = k.append && m[9] > 0 ? 1 : 0;
+      const key = (m[1] * 3 + style) * 2 + thick;
+      let batch = batches.get(key);
+      if (!batch) {
+        batch = { k, style, thick, coords: [] };
+        batches.set(key, batch);
+      }
+      batch.coords.push(x1, y1, x2, y2);
+      if (dropped) {
+        crosses.push(x2, y2);
+        stats.dropped += 1;
+      } else if (!open) {
+        let list = heads.get(k.colour);
+        if (!list) heads.set(k.colour, (list = []));
+        list.push(x1, y1, x2, y2);
+      } else stats.inFlight += 1;
+      if (dup) stats.duplicates += 1;
+      stats.arrows += 1;
+      hits.push(x1, y1, x2, y2, i);
+    }
+    for (const b of batches.values()) {
+      g.strokeStyle = b.k.colour;
+      g.globalAlpha = b.k.reply ? 0.75 : 0.95;
+      g.lineWidth = b.thick ? 2 : 1.2;
+      g.setLineDash(b.style === 1 ? [5, 3] : b.style === 2 ? [2, 3] : []);
+      g.beginPath();
+      const c = b.coords;
+      for (let j = 0; j < c.length; j += 4) {
+        g.moveTo(c[j], c[j + 1]);
+        g.lineTo(c[j + 2], c[j + 3]);
+      }
+      g.stroke();
+    }
+    g.setLineDash([]);
+    g.globalAlpha = 1;
+    for (const [colour, c] of heads) {
+      g.fillStyle = colour;
+      g.beginPath();
+      for (let j = 0; j < c.length; j += 4) arrowHead(g, c[j], c[j + 1], c[j + 2], c[j + 3]);
+      g.fill();
+    }
+    if (crosses.length) {
+      g.strokeStyle = "#c62828";
+      g.lineWidth = 2;
+      g.beginPath();
+      for (let j = 0; j < crosses.length; j += 2) {
+        const x = crosses[j];
+        const y = crosses[j + 1];
+        g.moveTo(x - 4, y - 4);
+        g.lineTo(x + 4, y + 4);
+        g.moveTo(x + 4, y - 4);
+        g.lineTo(x - 4, y + 4);
+      }
+      g.stroke();
+    }
+    this.drawn.arrows = hits;
+    if (stats.arrows < 600) this.drawLabels(g, d, hits, w);
+  }
+
+  /** Kind and term (Paxos: ballot) on arrows long enough, never overlapping another label. */
+  drawLabels(g, d, hits, w) {
+    const placed = [];
+    for (let j = 0; j < hits.length; j += 5) {
+      const [x1, y1, x2, y2] = [hits[j], hits[j + 1], hits[j + 2], hits[j + 3]];
+      if (Math.abs(x2 - x1) + Math.abs(y2 - y1) <= 60) continue;
+      const m = d.messages[hits[j + 4]];
+      const kind = d.kinds[m[1]];
+      const ballot = ballotOf(d, m);
+      const word = kind.startsWith("Client") ? SHORT[kind] : `${SHORT[kind] || kind} ${ballot ?? `t${m[8]}`}`;
+      const lx = (x1 + x2) / 2 + 3;
+      const ly = (y1 + y2) / 2 - 3;
+      const lw = g.measureText(word).width;
+      const clash = placed.some((b) => lx < b.x + b.w && b.x < lx + lw && Math.abs(ly - b.y) < 11);
+      if (!clash && lx > LEFT && lx < w) {
+        placed.push({ x: lx, y: ly, w: lw });
+        g.fillStyle = KIND_COLOUR[kind] || "#555";
+        g.fillText(word, lx, ly);
+      }
+    }
+  }
+
+  markLabel(m) {
+    const style = MARK_STYLE[m.kind] || { label: m.kind };
+    const round = this.data?.protocol === "paxos" ? "ballot round" : "term";
+    const what = m.node === "network" ? style.label
+      : m.kind === "commit" ? `${m.node} commit index ${m.value}`
+        : `${m.node} ${style.label}${m.term ? ` (${round} ${m.term})` : ""}`;
+    return `${what} at ${ms(m.time)} · click to jump here`;
+  }
+
+  /** The arrow drawn at hits[j..j+4], as an object (for hover, click and tests). */
+  arrowAt(j) {
+    const d = this.data;
+    const h = this.drawn.arrows;
+    const m = d.messages[h[j + 4]];
+    const [id, k, s, t, sent, fin, outcome, flags, term] = m;
+    const kind = d.kinds[k];
+    const ballot = ballotOf(d, m);
+    const dup = (flags & 1) === 1;
+    const what = `${kind} m${id} ${d.names[s]}→${d.names[t]} · ${ballot ? `ballot ${ballot}` : `term ${term}`} · sent ${ms(sent)}, ${fin == null ? "in flight" : `${d.outcomes[outcome]} at ${ms(fin)}`}${dup ? " · duplicate copy" : ""}`;
+    return {
+      x1: h[j], y1: h[j + 1], x2: h[j + 2], y2: h[j + 3], message: id, time: sent, node: d.names[s],
+      kind, ballot, label: `${what} · click to jump here`,
+    };
   }
 
   drawAxis(g, w) {
@@ -537,7 +618,7 @@ class SpaceTime {
         g.setLineDash([]);
         g.fillStyle = style.colour;
         g.fillText(style.label, x + 3, h - 6);
-        this.drawn.marks.push({ x, y: TOP + 4, time, node: name, kind: k, label: `${style.label} at ${ms(time)} · click to jump here` });
+        this.drawn.marks.push({ x, y: TOP + 4, time, node: name, kind: k, term, value });
         stats.marks[k] = (stats.marks[k] || 0) + 1;
         continue;
       }
@@ -545,8 +626,7 @@ class SpaceTime {
       if (k === "commit" && !commits) continue;
       const y = lanes.y.get(name);
       markGlyph(g, k, x, y, style.colour, `${termWord}${term}`);
-      const what = k === "commit" ? `${name} commit index ${value}` : `${name} ${style.label}${term ? ` (${termWord === "t" ? "term " : "ballot round "}${term})` : ""}`;
-      this.drawn.marks.push({ x, y, time, node: name, kind: k, label: `${what} at ${ms(time)} · click to jump here` });
+      this.drawn.marks.push({ x, y, time, node: name, kind: k, term, value });
       stats.marks[k] = (stats.marks[k] || 0) + 1;
     }
   }
@@ -577,15 +657,17 @@ function niceStep(raw) {
   return 10 * p;
 }
 
-function arrowHead(g, x1, y1, x2, y2, colour) {
+/** Adds one arrowhead to the current path (the caller fills them all at once). */
+function arrowHead(g, x1, y1, x2, y2) {
   const a = Math.atan2(y2 - y1, x2 - x1);
-  g.fillStyle = colour;
-  g.beginPath();
   g.moveTo(x2, y2);
   g.lineTo(x2 - 7 * Math.cos(a - 0.4), y2 - 7 * Math.sin(a - 0.4));
   g.lineTo(x2 - 7 * Math.cos(a + 0.4), y2 - 7 * Math.sin(a + 0.4));
   g.closePath();
-  g.fill();
+}
+
+function ballotOf(d, m) {
+  return m[10] ? `${m[8]}.${d.names[m[10] - 1]}` : null;
 }
 
 /** Shapes, not colour alone: ◆ election, ▲ leader, ✕ crash, ‖ pause, ▮ commit. */
@@ -670,7 +752,7 @@ export function drawn() {
     view: { start: view.start, span: view.span },
     data: view.data && { start: view.data.start, stop: view.data.stop, total: view.data.total },
     marks: view.drawn.marks.map(strip),
-    arrows: view.drawn.arrows.map(strip),
+    arrows: Array.from({ length: view.drawn.arrows.length / 5 }, (_, i) => strip(view.arrowAt(i * 5))),
     markCounts: view.stats.marks,
   };
 }
