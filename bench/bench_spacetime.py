@@ -15,7 +15,7 @@ callbacks. It does the same zoomed out over the whole run. Target: 50 fps.
 
 Run from the repository root:
 
-    .venv/bin/python -m bench.bench_spacetime [--seconds 5] [--span 2000] [--step 40]
+    .venv/bin/python -m bench.bench_spacetime [--seconds 5] [--span 2000] [--step 20] [--run 600000]
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ MEASURE = """async ([seconds, step]) => {
            p95_ms: gaps[Math.floor(gaps.length * 0.95)] || 0,
            covered: covered / Math.max(frames, 1), arrows_avg: arrows / Math.max(frames, 1),
            density: density / Math.max(frames, 1), fetches: end.fetches - first.fetches,
+           draw_ms: (end.drawMs - first.drawMs) / Math.max(end.draws - first.draws, 1),
            scrolled_ms: end.start - first.start, span: end.span };
 }"""
 
@@ -118,7 +119,9 @@ def memory_part() -> None:
         )
 
 
-def browser_part(seconds: float, span: float, step: float, width: int, height: int) -> bool:
+def browser_part(
+    seconds: float, span: float, step: float, width: int, height: int, run_ms: float
+) -> bool:
     ok = True
     with live_server(log_path=ROOT / "out" / "bench-spacetime-server.log") as (url, _proc):
         with sync_playwright() as pw:
@@ -128,22 +131,28 @@ def browser_part(seconds: float, span: float, step: float, width: int, height: i
             expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "ok")
             t = time.perf_counter()
             page.evaluate(
-                """async (rate) => {
+                """async ([rate, runMs]) => {
                   const api = window.raftviz.api;
                   await api.reset({ size: 5, seed: 1 });
                   await api.command({ type: "workload", rate, read_ratio: 0, keys: 5 });
                   // Short advances: each must answer within the page's one-minute ack timeout
                   // even on a busy machine.
-                  for (let i = 0; i < 30; i += 1) {
+                  for (let i = 0; i < runMs / 20000; i += 1) {
                     const ack = await api.player("advance", { ms: 20000 });
                     if (!ack.ok) throw new Error(ack.error);
                   }
                 }""",
-                RATE,
+                [RATE, run_ms],
             )
-            expect(page.get_by_test_id("sim-time")).to_have_attribute("data-time", "600000")
+            expect(page.get_by_test_id("sim-time")).to_have_attribute("data-time", f"{run_ms:g}")
             took = time.perf_counter() - t
             print(f"bench_spacetime: the server ran the 10 minutes in {took:.0f} s")
+            # The same loop with the diagram hidden: what this machine allows the page now.
+            base = page.evaluate(MEASURE, [seconds, 0])
+            print(
+                f"bench_spacetime: baseline, diagram hidden: {base['fps']:.1f} fps "
+                f"(p95 {base['p95_ms']:.0f} ms): the ceiling under the current load"
+            )
             page.get_by_test_id("view-spacetime").click()
             page.get_by_test_id("st-whole").click()
             canvas = page.get_by_test_id("spacetime-canvas")
@@ -169,7 +178,7 @@ def browser_part(seconds: float, span: float, step: float, width: int, height: i
                     f"{width}x{height}): {r['fps']:.1f} fps over {r['elapsed']:.1f} s "
                     f"({r['frames']} frames, p95 {r['p95_ms']:.0f} ms, "
                     f"worst {r['worst_ms']:.0f} ms); "
-                    f"{r['arrows_avg']:.0f} arrows drawn per frame"
+                    f"{r['arrows_avg']:.0f} arrows drawn per frame in {r['draw_ms']:.1f} ms"
                     f"{', density bars' if r['density'] > 0.5 else ''}; "
                     f"scrolled {r['scrolled_ms'] / 1000:.1f} s of the run with {r['fetches']} "
                     f"window fetches, data on hand in {r['covered']:.0%} of frames; "
@@ -188,17 +197,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--span", type=float, default=2000.0, help="ms across the zoomed view")
-    parser.add_argument("--step", type=float, default=40.0, help="wheel pixels per frame")
+    parser.add_argument("--step", type=float, default=20.0, help="wheel pixels per frame")
     parser.add_argument("--width", type=int, default=1366)
     parser.add_argument("--height", type=int, default=768)
     parser.add_argument("--no-memory", action="store_true", help="skip the in-process part")
     parser.add_argument("--no-browser", action="store_true", help="skip the browser part")
+    parser.add_argument("--run", type=float, default=RUN_MS,
+                        help="simulated ms to run in the browser part (a multiple of 20000)")
     args = parser.parse_args()
     if not args.no_memory:
         memory_part()
     if args.no_browser:
         return 0
-    browser_part(args.seconds, args.span, args.step, args.width, args.height)
+    browser_part(args.seconds, args.span, args.step, args.width, args.height, args.run)
     return 0
 
 

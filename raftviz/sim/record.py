@@ -40,7 +40,7 @@ from raftviz.core.messages import (
 
 NAN = float("nan")
 # At most this many messages are listed in one window; a wider window gets counts per bin.
-MAX_WINDOW_MESSAGES = 6000
+MAX_WINDOW_MESSAGES = 15000
 MAX_WINDOW_MARKS = 4000
 DENSITY_BINS = 400
 

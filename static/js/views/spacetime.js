@@ -14,11 +14,12 @@ import { ms } from "../format.js";
 const LANE_MIN = 34;
 const LEFT = 64; // room for lane labels
 const TOP = 22; // room for the time axis
-const FETCH_MARGIN = 0.5; // fetch this many view widths either side of the view
+const FETCH_MARGIN = 1.5; // fetch this many view widths either side of the view
 const REFETCH_MS = 300; // at most this often while frames stream in
 const MIN_SPAN = 5; // ms across the view at the deepest zoom
 const MAX_SPAN = 700000;
 const HIT_PX = 7;
+const TILES_PER_VIEW = 4;
 
 const KIND_COLOUR = {
   RequestVote: "#c05a0c",
@@ -78,6 +79,11 @@ class SpaceTime {
     this.drawn = { arrows: [], marks: [] };
     this.stats = { arrows: 0, dropped: 0, duplicates: 0, inFlight: 0, marks: {}, density: false };
     this.snap = null;
+    this.cache = null; // the arrows, marks and shading of a stretch around the view, drawn once
+    this.filterVersion = 0;
+    this.fetchSerial = 0;
+    this.drawMs = 0; // time spent drawing, and how many draws (read by the benchmark)
+    this.draws = 0;
     this.build();
   }
 
@@ -115,10 +121,19 @@ class SpaceTime {
   // ------------------------------------------------------------------ view
 
   width() { return Math.max(1, this.canvas.clientWidth - LEFT - 8); }
-  x(t) { return LEFT + ((t - this.start) / this.span) * this.width(); }
-  t(x) { return this.start + ((x - LEFT) / this.width()) * this.span; }
+  // x of time t in the frame being drawn: the screen (origin LEFT at this.start), or the
+  // cached picture (origin 0 at the cache's first instant); lo..hi is that frame's drawn band.
+  x(t) { return this.ox + ((t - this.ot) / this.span) * this.wpx; }
+  screen() {
+    this.wpx = this.width();
+    this.ox = LEFT;
+    this.ot = this.start;
+    this.lo = LEFT;
+    this.hi = this.canvas.clientWidth;
+  }
 
   scroll(ms) {
+    this.lastScroll = ms;
     this.follow = false;
     this.followBox.checked = false;
     this.start = Math.max(-this.span * 0.05, this.start + ms);
@@ -214,7 +229,8 @@ class SpaceTime {
     else if (hit.node && hit.node !== "network") this.ctx.select("node", hit.node);
   }
 
-  hit(px, py) {
+  hit(screenX, py) {
+    const px = screenX;
     let best = null;
     let bestD = HIT_PX;
     for (const m of this.drawn.marks) {
@@ -239,9 +255,12 @@ class SpaceTime {
 
   // ------------------------------------------------------------------ data
 
+  /** The window to fetch: the view, with more room on the side it is scrolling towards. */
   want() {
-    const margin = this.span * FETCH_MARGIN;
-    return { start: Math.max(0, this.start - margin), stop: Math.max(0, this.start + this.span + margin) };
+    const back = this.span * (this.lastScroll ? 0.5 : FETCH_MARGIN);
+    const ahead = this.span * (this.lastScroll ? 2 * FETCH_MARGIN - 0.5 : FETCH_MARGIN);
+    const [before, after] = this.lastScroll < 0 ? [ahead, back] : [back, ahead];
+    return { start: Math.max(0, this.start - before), stop: Math.max(0, this.start + this.span + after) };
   }
 
   needFetch(now) {
@@ -267,6 +286,7 @@ class SpaceTime {
     this.fetching = false;
     if (!ack?.ok) return;
     this.data = ack;
+    this.fetchSerial += 1;
     this.buildFilters(ack);
     this.dirty = true;
   }
@@ -281,6 +301,7 @@ class SpaceTime {
       input.addEventListener("change", () => {
         if (input.checked) this.hidden[kind].delete(name);
         else this.hidden[kind].add(name);
+        this.filterVersion += 1;
         this.dirty = true;
       });
       const swatch = colour ? el("i", { class: "st-swatch", style: `background:${colour}` }) : null;
@@ -310,7 +331,10 @@ class SpaceTime {
     if (this.needFetch(now)) this.fetch();
     if (!this.dirty) return;
     this.dirty = false;
+    const t0 = performance.now();
     this.draw();
+    this.drawMs += performance.now() - t0;
+    this.draws += 1;
   }
 
   lanes(d) {
@@ -336,22 +360,14 @@ class SpaceTime {
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, h);
     g.font = "11px system-ui, sans-serif";
+    this.screen();
     const d = this.data;
-    this.drawn = { arrows: [], marks: [] };
-    const stats = {
-      arrows: 0, dropped: 0, duplicates: 0, inFlight: 0, marks: {}, density: Boolean(d?.density),
-      // Whether the data on hand covers the whole view (while scrolling, a window may be late).
-      covered: Boolean(d && d.start <= Math.max(0, this.start) && d.stop >= Math.min(this.start + this.span, Math.max(d.horizon, d.now))),
-    };
     this.drawAxis(g, w);
     if (!d) {
-      this.stats = stats;
+      this.stats = { arrows: 0, dropped: 0, duplicates: 0, inFlight: 0, marks: {}, density: false, covered: false };
       return;
     }
     const lanes = this.lanes(d);
-    const laneOf = (name) => (lanes.y.has(name) ? name : d.nodes.includes(name) ? null : lanes.clients ? "clients" : null);
-    this.drawIntervals(g, d, lanes, w);
-    // lane lines and labels
     g.lineWidth = 1;
     for (const name of lanes.names) {
       const y = lanes.y.get(name);
@@ -360,20 +376,151 @@ class SpaceTime {
       g.moveTo(LEFT, y);
       g.lineTo(w - 4, y);
       g.stroke();
-      g.fillStyle = "#1b2230";
-      g.font = "600 12px system-ui, sans-serif";
-      g.fillText(name, 8, y + 4);
     }
+    g.save();
+    g.beginPath();
+    g.rect(LEFT, 0, w - LEFT, h);
+    g.clip();
+    if (d.density) {
+      this.screen();
+      this.drawn = { arrows: [], marks: [] };
+      const stats = { arrows: 0, dropped: 0, duplicates: 0, inFlight: 0, marks: {}, density: true };
+      this.drawIntervals(g, d, lanes, h);
+      this.drawDensity(g, d, lanes, h);
+      this.lo = LEFT - 90;
+      this.drawMarks(g, d, lanes, stats, d.protocol === "paxos" ? "round " : "t", h);
+      this.screen();
+      this.frameStats = stats;
+      const markTotal = Object.values(stats.marks).reduce((a, b) => a + b, 0);
+      const count = `${d.total} messages here: zoom in for arrows · ${markTotal} marks`;
+      if (count !== this.countText) {
+        this.countText = count;
+        text(this.count, count);
+        attr(this.canvas, "data-arrows", 0);
+        attr(this.canvas, "data-marks", markTotal);
+      }
+    } else this.drawTiles(g, d, lanes, h, dpr);
+    g.restore();
+    g.fillStyle = "#fff";
+    g.fillRect(0, TOP - 2, LEFT - 2, h);
+    g.font = "600 12px system-ui, sans-serif";
+    g.fillStyle = "#1b2230";
+    for (const name of lanes.names) g.fillText(name, 8, lanes.y.get(name) + 4);
     g.font = "11px system-ui, sans-serif";
-    if (d.density) this.drawDensity(g, d, lanes, w);
-    else this.drawArrows(g, d, lanes, laneOf, stats, w);
-    this.drawMarks(g, d, lanes, stats, d.protocol === "paxos" ? "round " : "t");
+    if (d.density) {
+      g.fillStyle = "#2f5fd0";
+      g.fillText(this.densityNote, LEFT + 6, h - 8);
+    }
     this.drawCursor(g, h);
-    this.stats = stats;
+    const end = Math.max(d.horizon, d.now);
+    this.stats = {
+      ...this.frameStats,
+      // Whether the data on hand covers the whole view (while scrolling, a window may be late).
+      covered: d.start <= Math.max(0, this.start) && d.stop >= Math.min(this.start + this.span, end),
+    };
+  }
+
+  /**
+   * Arrows, marks and shading are drawn once into tiles (a quarter of the view wide each) and
+   * kept while the zoom, size, filters and run stay the same, so scrolling costs a few
+   * drawImage calls per frame plus, now and then, one new tile; a frame with nothing to build
+   * builds the next tile ahead. Only the axis, labels and cursor are drawn on every frame.
+   */
+  drawTiles(g, d, lanes, h, dpr) {
+    const end = Math.max(d.horizon, d.now);
+    const key = `${this.span}|${this.wpx}|${h}|${dpr}|${this.filterVersion}|${end}|${d.messages_recorded}|${lanes.names.join()}`;
+    if (key !== this.tileKey) {
+      this.tiles = new Map();
+      this.tileKey = key;
+    }
+    const tw = this.span / TILES_PER_VIEW;
+    const first = Math.floor(this.start / tw);
+    const last = Math.floor((this.start + this.span) / tw);
+    const covers = (t0, t1) => d.start <= Math.max(0, t0) && d.stop >= Math.min(t1, end);
+    let built = 0;
+    const get = (i) => {
+      const tile = this.tiles.get(i);
+      if (tile && (tile.complete || tile.serial === this.fetchSerial)) return tile;
+      built += 1;
+      const made = this.buildTile(d, lanes, h, dpr, i * tw, (i + 1) * tw, tile?.canvas);
+      made.complete = covers(i * tw, (i + 1) * tw);
+      this.tiles.set(i, made);
+      return made;
+    };
+    const arrows = [];
+    const marks = [];
+    const seen = new Set();
+    const seenMarks = new Set();
+    const stats = { arrows: 0, dropped: 0, duplicates: 0, inFlight: 0, marks: {}, density: false };
+    const dropOutcome = d.outcomes.map((o) => DROPS.has(o));
+    for (let i = first; i <= last; i += 1) {
+      if ((i + 1) * tw < 0) continue;
+      const tile = get(i);
+      const off = this.x(i * tw);
+      g.drawImage(tile.canvas, off, 0, tile.w, h);
+      const hits = tile.hits;
+      for (let j = 0; j < hits.length; j += 5) {
+        const row = hits[j + 4];
+        if (seen.has(row)) continue;
+        seen.add(row);
+        arrows.push(hits[j] + off, hits[j + 1], hits[j + 2] + off, hits[j + 3], row);
+        const m = d.messages[row];
+        stats.arrows += 1;
+        if (dropOutcome[m[6]]) stats.dropped += 1;
+        else if (m[5] == null) stats.inFlight += 1;
+        if (m[7] & 1) stats.duplicates += 1;
+      }
+      for (const m of tile.marks) {
+        if (seenMarks.has(m.row)) continue;
+        seenMarks.add(m.row);
+        marks.push({ ...m, x: m.x + off });
+        stats.marks[m.kind] = (stats.marks[m.kind] || 0) + 1;
+      }
+    }
+    // Idle frame: draw the next tile in the direction of travel before it is needed.
+    if (!built) {
+      const ahead = this.lastScroll < 0 ? first - 1 : last + 1;
+      if (ahead >= 0 && covers(ahead * tw, (ahead + 1) * tw) && !this.tiles.get(ahead)?.complete) get(ahead);
+    }
+    for (const i of this.tiles.keys()) if (i < first - 12 || i > last + 12) this.tiles.delete(i);
+    this.drawn = { arrows, marks };
+    this.frameStats = stats;
+    this.screen();
+    if (stats.arrows < 300) this.drawLabels(g, d, arrows);
     const markTotal = Object.values(stats.marks).reduce((a, b) => a + b, 0);
-    text(this.count, d.density ? `${d.total} messages here: zoom in for arrows · ${markTotal} marks` : `${stats.arrows} arrows · ${markTotal} marks`);
-    attr(this.canvas, "data-arrows", stats.arrows);
-    attr(this.canvas, "data-marks", markTotal);
+    const count = `${stats.arrows} arrows · ${markTotal} marks`;
+    if (count !== this.countText) {
+      this.countText = count;
+      text(this.count, count);
+      attr(this.canvas, "data-arrows", stats.arrows);
+      attr(this.canvas, "data-marks", markTotal);
+    }
+  }
+
+  /** One tile: everything between t0 and t1, in its own canvas (origin at t0). */
+  buildTile(d, lanes, h, dpr, t0, t1, reuse) {
+    const cw = Math.ceil(((t1 - t0) / this.span) * this.wpx) + 1;
+    const canvas = reuse || document.createElement("canvas");
+    canvas.width = Math.round(cw * dpr);
+    canvas.height = Math.round(h * dpr);
+    const g = canvas.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, cw, h);
+    g.font = "11px system-ui, sans-serif";
+    this.ox = 0;
+    this.ot = t0;
+    this.lo = 0;
+    this.hi = cw;
+    const stats = { arrows: 0, dropped: 0, duplicates: 0, inFlight: 0, marks: {}, density: false };
+    this.drawn = { arrows: [], marks: [] };
+    const laneOf = (name) => (lanes.y.has(name) ? name : d.nodes.includes(name) ? null : lanes.clients ? "clients" : null);
+    this.drawIntervals(g, d, lanes, h);
+    this.drawArrows(g, d, lanes, laneOf, stats, t0, t1);
+    this.lo = -90; // a mark just left of the tile still draws its label into it
+    this.drawMarks(g, d, lanes, stats, d.protocol === "paxos" ? "round " : "t", h);
+    const tile = { canvas, w: cw, hits: this.drawn.arrows, marks: this.drawn.marks, serial: this.fetchSerial, complete: false };
+    this.screen();
+    return tile;
   }
 
   /**
@@ -381,9 +528,7 @@ class SpaceTime {
    * arrowheads of each colour, one for the crosses, so a few thousand arrows cost a few dozen
    * canvas calls. Hit-testing data is kept as numbers; tooltips are written only on hover.
    */
-  drawArrows(g, d, lanes, laneOf, stats, w) {
-    const left = this.start;
-    const right = this.start + this.span;
+  drawArrows(g, d, lanes, laneOf, stats, left, right) {
     const end = Math.max(d.horizon, d.now);
     const laneY = d.names.map((n) => {
       const lane = laneOf(n);
@@ -474,11 +619,10 @@ class SpaceTime {
       g.stroke();
     }
     this.drawn.arrows = hits;
-    if (stats.arrows < 600) this.drawLabels(g, d, hits, w);
   }
 
   /** Kind and term (Paxos: ballot) on arrows long enough, never overlapping another label. */
-  drawLabels(g, d, hits, w) {
+  drawLabels(g, d, hits) {
     const placed = [];
     for (let j = 0; j < hits.length; j += 5) {
       const [x1, y1, x2, y2] = [hits[j], hits[j + 1], hits[j + 2], hits[j + 3]];
@@ -491,7 +635,7 @@ class SpaceTime {
       const ly = (y1 + y2) / 2 - 3;
       const lw = g.measureText(word).width;
       const clash = placed.some((b) => lx < b.x + b.w && b.x < lx + lw && Math.abs(ly - b.y) < 11);
-      if (!clash && lx > LEFT && lx < w) {
+      if (!clash && lx > this.lo && lx < this.hi) {
         placed.push({ x: lx, y: ly, w: lw });
         g.fillStyle = KIND_COLOUR[kind] || "#555";
         g.fillText(word, lx, ly);
@@ -543,7 +687,7 @@ class SpaceTime {
   }
 
   /** Shade partitions across every line, and crashed or paused stretches on a server's line. */
-  drawIntervals(g, d, lanes, w) {
+  drawIntervals(g, d, lanes, h) {
     const kinds = d.mark_kinds;
     const open = new Map();
     const spans = [];
@@ -562,12 +706,12 @@ class SpaceTime {
     const end = Math.max(d.horizon, d.now);
     for (const s of open.values()) spans.push({ ...s, to: end });
     for (const s of spans) {
-      const x1 = Math.max(LEFT, this.x(s.from));
-      const x2 = Math.min(w, this.x(s.to));
+      const x1 = Math.max(this.lo, this.x(s.from));
+      const x2 = Math.min(this.hi, this.x(s.to));
       if (x2 <= x1) continue;
       if (s.k === "partition") {
         g.fillStyle = "rgba(198, 40, 40, 0.07)";
-        g.fillRect(x1, TOP, x2 - x1, this.canvas.clientHeight - TOP);
+        g.fillRect(x1, TOP, x2 - x1, h - TOP);
         g.fillStyle = "#c62828";
         g.fillText("partitioned", x1 + 4, TOP + 10);
       } else if (lanes.y.has(s.name)) {
@@ -580,32 +724,31 @@ class SpaceTime {
     }
   }
 
-  drawDensity(g, d, lanes, w) {
+  drawDensity(g, d, lanes, h) {
     const { counts, bins } = d.density;
     const max = Math.max(1, ...counts);
     const width = (d.stop - d.start) / bins;
-    const base = this.canvas.clientHeight - 4;
+    const base = h - 4;
     g.fillStyle = "rgba(47, 95, 208, 0.28)";
     for (let i = 0; i < bins; i += 1) {
       const x1 = this.x(d.start + i * width);
       const x2 = this.x(d.start + (i + 1) * width);
-      if (x2 < LEFT || x1 > w) continue;
+      if (x2 < this.lo || x1 > this.hi) continue;
       const hgt = (counts[i] / max) * (base - TOP) * 0.9;
-      g.fillRect(Math.max(LEFT, x1), base - hgt, Math.max(1, x2 - x1 - 0.5), hgt);
+      g.fillRect(Math.max(this.lo, x1), base - hgt, Math.max(1, x2 - x1 - 0.5), hgt);
     }
     g.fillStyle = "#2f5fd0";
-    g.fillText(`messages sent per ${ms(width)} (zoom in to see each arrow)`, LEFT + 6, base - 4);
+    this.densityNote = `messages sent per ${ms(width)} (zoom in to see each arrow)`;
   }
 
-  drawMarks(g, d, lanes, stats, termWord) {
+  drawMarks(g, d, lanes, stats, termWord, h) {
     const kinds = d.mark_kinds;
-    const h = this.canvas.clientHeight;
     const commits = d.marks.length < 1500;
-    for (const [, time, node, kind, term, value] of d.marks) {
+    for (const [row, time, node, kind, term, value] of d.marks) {
       const k = kinds[kind];
       const name = d.names[node];
       const x = this.x(time);
-      if (x < LEFT - 2 || x > this.canvas.clientWidth) continue;
+      if (x < this.lo - 2 || x > this.hi + 8) continue;
       const style = MARK_STYLE[k] || { colour: "#555", label: k };
       if (name === "network") {
         g.strokeStyle = style.colour;
@@ -618,7 +761,7 @@ class SpaceTime {
         g.setLineDash([]);
         g.fillStyle = style.colour;
         g.fillText(style.label, x + 3, h - 6);
-        this.drawn.marks.push({ x, y: TOP + 4, time, node: name, kind: k, term, value });
+        this.drawn.marks.push({ x, y: TOP + 4, time, node: name, kind: k, term, value, row });
         stats.marks[k] = (stats.marks[k] || 0) + 1;
         continue;
       }
@@ -626,7 +769,7 @@ class SpaceTime {
       if (k === "commit" && !commits) continue;
       const y = lanes.y.get(name);
       markGlyph(g, k, x, y, style.colour, `${termWord}${term}`);
-      this.drawn.marks.push({ x, y, time, node: name, kind: k, term, value });
+      this.drawn.marks.push({ x, y, time, node: name, kind: k, term, value, row });
       stats.marks[k] = (stats.marks[k] || 0) + 1;
     }
   }
@@ -751,7 +894,7 @@ export function drawn() {
     ...view.stats,
     view: { start: view.start, span: view.span },
     data: view.data && { start: view.data.start, stop: view.data.stop, total: view.data.total },
-    marks: view.drawn.marks.map(strip),
+    marks: view.drawn.marks,
     arrows: Array.from({ length: view.drawn.arrows.length / 5 }, (_, i) => strip(view.arrowAt(i * 5))),
     markCounts: view.stats.marks,
   };
@@ -759,5 +902,8 @@ export function drawn() {
 
 /** Counts of the last draw without positions: cheap enough to read every frame. */
 export function stats() {
-  return view ? { ...view.stats, fetches: view.fetches, span: view.span, start: view.start } : null;
+  return view ? {
+    ...view.stats, fetches: view.fetches, span: view.span, start: view.start,
+    drawMs: view.drawMs, draws: view.draws,
+  } : null;
 }
