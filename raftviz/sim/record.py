@@ -132,6 +132,7 @@ class _Store:
         self.mark_kind = array("B")
         self.mark_term = array("i")
         self.mark_value = array("i")
+        self.other_marks = array("i")  # rows of the marks that are not commits, in order
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _Store:
         return self
@@ -224,6 +225,12 @@ class Recorder:
         _put(s.mark_kind, row, kind)
         _put(s.mark_term, row, term)
         _put(s.mark_value, row, value)
+        if kind is not MarkKind.COMMIT:
+            i = bisect.bisect_left(s.other_marks, row)
+            if i == len(s.other_marks):
+                s.other_marks.append(row)
+            elif s.other_marks[i] != row:  # a replay overwriting the same row finds it there
+                s.other_marks.insert(i, row)
         self.marks += 1
 
     def observe(self, now: float, node: str, role: str | None, term: int, commit: int) -> None:
@@ -254,6 +261,7 @@ class Recorder:
                 s.outcome[env_id - 1] = Outcome.IN_FLIGHT
         for name in _MARK_COLUMNS:
             del getattr(s, name)[self.marks:]
+        del s.other_marks[bisect.bisect_left(s.other_marks, self.marks):]
 
     # -------------------------------------------------------------- reading
 
@@ -375,18 +383,25 @@ class Recorder:
         lo = bisect.bisect_left(s.mark_time, start)
         hi = bisect.bisect_right(s.mark_time, stop)
         network = s.name_index.get(NETWORK)
-        rows = [
-            row for row in range(lo, hi)
-            if node_ids is None or s.mark_node[row] in node_ids or s.mark_node[row] == network
-        ]
-        commits = [r for r in rows if s.mark_kind[r] == MarkKind.COMMIT]
+
+        def wanted(row: int) -> bool:
+            node = s.mark_node[row]
+            return node_ids is None or node in node_ids or node == network
+
         thinned = 0
-        if len(rows) > MAX_WINDOW_MARKS and commits:
-            # Commits are by far the most frequent marks; past the limit, keep the others.
-            keep = set(commits[:: max(1, len(commits) * 2 // MAX_WINDOW_MARKS)])
-            before = len(rows)
-            rows = [r for r in rows if s.mark_kind[r] != MarkKind.COMMIT or r in keep]
-            thinned = before - len(rows)
+        if hi - lo <= MAX_WINDOW_MARKS:
+            rows = [row for row in range(lo, hi) if wanted(row)]
+        else:
+            # Commits are by far the most frequent marks: past the limit keep every other mark
+            # (found through their own index, without visiting the commits) and a sample of
+            # the commits spread evenly over the window.
+            others = s.other_marks[
+                bisect.bisect_left(s.other_marks, lo) : bisect.bisect_left(s.other_marks, hi)
+            ]
+            stride = max(1, (hi - lo) * 2 // MAX_WINDOW_MARKS)
+            sample = [r for r in range(lo, hi, stride) if s.mark_kind[r] == MarkKind.COMMIT]
+            rows = sorted(r for r in {*others, *sample} if wanted(r))
+            thinned = (hi - lo) - len(rows)
         return {
             "marks": [
                 [

@@ -116,6 +116,7 @@ def test_a_fork_cuts_the_record_to_the_new_run() -> None:
     assert rows(h) == rows(again)
     s = record(h).store
     assert MarkKind.PARTITION not in [MarkKind(k) for k in s.mark_kind]
+    assert list(s.other_marks) == [i for i, k in enumerate(s.mark_kind) if k != MarkKind.COMMIT]
 
 
 def test_checkpoints_share_the_rows() -> None:
@@ -166,3 +167,17 @@ def test_paxos_arrows_carry_ballots() -> None:
     shown = rec.message(prepare + 1)
     assert shown is not None and shown["ballot"].endswith(f".{shown['src']}")
     assert MarkKind.LEADER in [MarkKind(k) for k in rec.store.mark_kind]
+
+
+def test_a_window_with_too_many_marks_keeps_every_mark_but_commits(monkeypatch: Any) -> None:
+    h = crash_and_partition()
+    rec = record(h)
+    s = rec.store
+    monkeypatch.setattr("raftviz.sim.record.MAX_WINDOW_MARKS", 20)
+    w = rec.window(0, h.now)
+    kinds = [MarkKind(m[3]) for m in w["marks"]]
+    others = [MarkKind(k) for k in s.mark_kind if k != MarkKind.COMMIT]
+    assert sorted(k for k in kinds if k is not MarkKind.COMMIT) == sorted(others)
+    assert 0 < kinds.count(MarkKind.COMMIT) < list(s.mark_kind).count(MarkKind.COMMIT)
+    assert w["marks_thinned"] == rec.mark_count - len(w["marks"])
+    assert [m[0] for m in w["marks"]] == sorted(m[0] for m in w["marks"])
