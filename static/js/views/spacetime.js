@@ -709,17 +709,18 @@ class SpaceTime {
       const x1 = Math.max(this.lo, this.x(s.from));
       const x2 = Math.min(this.hi, this.x(s.to));
       if (x2 <= x1) continue;
+      const labelled = this.x(s.from) >= this.lo; // the label goes where the stretch begins
       if (s.k === "partition") {
         g.fillStyle = "rgba(198, 40, 40, 0.07)";
         g.fillRect(x1, TOP, x2 - x1, h - TOP);
         g.fillStyle = "#c62828";
-        g.fillText("partitioned", x1 + 4, TOP + 10);
+        if (labelled) g.fillText("partitioned", x1 + 4, TOP + 10);
       } else if (lanes.y.has(s.name)) {
         const y = lanes.y.get(s.name);
         g.fillStyle = s.k === "crash" ? "rgba(17, 24, 39, 0.16)" : "rgba(107, 63, 212, 0.16)";
         g.fillRect(x1, y - 7, x2 - x1, 14);
         g.fillStyle = s.k === "crash" ? "#111827" : "#6b3fd4";
-        g.fillText(s.k === "crash" ? "down" : "paused", x1 + 4, y - 9);
+        if (labelled) g.fillText(s.k === "crash" ? "down" : "paused", x1 + 4, y - 9);
       }
     }
   }
