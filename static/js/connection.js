@@ -56,6 +56,13 @@ export function connect(handlers) {
   return socket;
 }
 
+// Back/forward cache: an open socket keeps a page out of it. Leaving closes the socket; a page
+// restored from the cache connects again, and the stored token brings its cluster back.
+addEventListener("pagehide", () => socket?.disconnect());
+addEventListener("pageshow", (e) => {
+  if (e.persisted) socket?.connect();
+});
+
 /** The classroom code of `/?join=CODE` (letters and digits only), or "". */
 export function joinCode() {
   const code = new URLSearchParams(location.search).get("join") || "";
@@ -98,4 +105,5 @@ export const api = {
   resync: () => call("resync", {}, { quiet: true }),
   // Read-only windows of the whole run (the space-time and operation-history views).
   record: (event, payload) => call(event, payload, { quiet: true }),
+  exportStart: (payload, opts) => call("export_start", payload, opts),
 };
