@@ -22,6 +22,7 @@ import * as inspector from "./views/inspector.js";
 import * as lesson from "./views/lesson.js";
 import * as logs from "./views/logs.js";
 import * as metrics from "./views/metrics.js";
+import * as membership from "./views/membership.js";
 import * as narration from "./views/narration.js";
 import * as ophistory from "./views/ophistory.js";
 import * as paxos from "./views/paxos.js";
@@ -46,6 +47,7 @@ let dirty = false;
 let projector = false;
 let urlApplied = false;
 let resyncing = false;
+let stoppedShown = null; // player.stopped already shown (a work guard paused playback)
 
 // ------------------------------------------------------------------- actions
 
@@ -281,6 +283,7 @@ function renderStartHint(snap) {
   byId("start-hint").hidden = !(snap.time === 0 && !snap.player?.playing);
 }
 byId("btn-start").addEventListener("click", () => player("play"));
+byId("btn-add-server").addEventListener("click", () => command({ type: "add_server" }));
 
 function renderAll() {
   const snap = store.snapshot;
@@ -292,6 +295,7 @@ function renderAll() {
   if (centreView === "cluster") timed("cluster", () => cluster.render(clusterSvg, snap));
   timed("spacetime", () => spacetime.render(snap));
   timed("ophistory", () => ophistory.render(snap));
+  timed("membership", () => membership.renderBanner(byId("config-banner"), snap));
   timed("logs", () => logs.render(logsRoot, snap));
   timed("timeline", () => timeline.render(null, snap));
   timed("controls", () => controls.render(null, snap));
@@ -361,6 +365,9 @@ const socket = connect({
   frame: (frame) => {
     const ok = store.applyFrame(frame);
     if (store.snapshot === frame) clock.onFrame(frame.time, frame.player);
+    const stopped = frame.player?.stopped ?? null;
+    if (stopped && stopped !== stoppedShown) toast(stopped);
+    stoppedShown = stopped;
     if (!ok && !resyncing) {
       resyncing = true;
       api.resync().finally(() => { resyncing = false; });

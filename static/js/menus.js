@@ -2,6 +2,7 @@
 // deliver/drop. The same actions are reachable by keyboard and from the inspector.
 
 import { attr, byId, el } from "./dom.js";
+import * as membership from "./views/membership.js";
 
 const READ_MODES = [
   ["log", "log read (through the log)"],
@@ -70,6 +71,7 @@ export class Menus {
         text: paused ? "Resume" : "Pause", onclick: cmd({ type: paused ? "resume" : "pause", node: id }) }),
       el("button", { type: "button", "data-testid": "action-timeout", title: "t: force an election timeout now", disabled: crashed || paused,
         text: "Time out now", onclick: cmd({ type: "timeout", node: id }) }),
+      ...membership.nodeButtons(n, this.ctx.store.snapshot, cmd),
     ];
   }
 

@@ -3,6 +3,7 @@
 
 import { attr, el, keyed, text } from "../dom.js";
 import { byNodeId, ms } from "../format.js";
+import * as membership from "./membership.js";
 import * as paxos from "./paxos.js";
 
 function nodeRows(n) {
@@ -25,6 +26,7 @@ function nodeRows(n) {
     rows.push(["votes refused", (n.votes_refused || []).join(", ") || "none"]);
   }
   if (n.state === "paused") rows.push(["messages waiting", n.inbox ?? 0]);
+  rows.push(...membership.rows(n));
   const ls = n.leader_state;
   if (ls) {
     rows.push(["next heartbeat", `in ${ms(ls.heartbeat_in)}`]);
@@ -97,7 +99,7 @@ class Inspector {
         text(this.title, n.id);
         rows = paxos.isPaxos(snap) ? paxos.inspectorRows(n, snap, ms) : nodeRows(n);
         if (paxos.isPaxos(snap)) text(this.chip, n.state === "crashed" ? "crashed" : paxos.roleWord(n, snap).replace(/ \(.*\)$/, "").toLowerCase());
-        actionsKey = `node:${n.id}:${n.state}`;
+        actionsKey = `node:${n.id}:${n.state}:${n.membership}:${n.id === snap.leader}:${!!snap.leader}`;
         buildActions = () => this.ctx.nodeActions(n.id);
         const ls = n.leader_state;
         if (ls?.next_index) {
