@@ -166,6 +166,10 @@ def _put(column: array[Any], row: int, value: Any) -> None:
         column.append(value)
 
 
+def _no_record() -> None:
+    return None
+
+
 class Recorder:
     """Records one run into a shared :class:`_Store`; the per-cluster part is tiny."""
 
@@ -174,6 +178,12 @@ class Recorder:
         self.marks = 0  # marks recorded up to this cluster's position
         self.roles: dict[str, str] = {}  # each server's last recorded role
         self.commits: dict[str, int] = {}  # each server's last recorded commit index
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        # A pickled cluster (a durable checkpoint, raftviz/service/store) leaves the record out:
+        # it belongs to the live run and can be tens of megabytes. The unpickled cluster
+        # records nothing (its record is None).
+        return _no_record, ()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Recorder:
         clone = Recorder.__new__(Recorder)

@@ -181,3 +181,4 @@ def test_a_window_with_too_many_marks_keeps_every_mark_but_commits(monkeypatch: 
     assert 0 < kinds.count(MarkKind.COMMIT) < list(s.mark_kind).count(MarkKind.COMMIT)
     assert w["marks_thinned"] == rec.mark_count - len(w["marks"])
     assert [m[0] for m in w["marks"]] == sorted(m[0] for m in w["marks"])
+
