@@ -173,7 +173,7 @@ class LogsView {
     nodes.forEach((n, r) => {
       let row = this.rows.get(n.id);
       if (!row) {
-        row = { g: svg("g", { class: "log-row" }), cells: [], markers: svg("g", { class: "log-markers" }) };
+        row = { g: svg("g", { class: "log-row", "data-node": n.id }), cells: [], markers: svg("g", { class: "log-markers" }) };
         row.bg = svg("rect", { class: "row-bg" });
         row.g.append(row.bg);
         row.cellsG = svg("g");
