@@ -45,6 +45,14 @@ def _result(r: Result) -> list[Any]:
     return [r.ok, r.value, r.token, r.detail]
 
 
+_U64 = (1 << 64) - 1
+
+
+def _signed64(value: int) -> int:
+    """Back from the unsigned 64-bit form to the signed digest the log keeps."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 def encode_snapshot(snapshot: Snapshot) -> bytes:
     """The snapshot as the bytes InstallSnapshot carries (deterministic JSON)."""
     s = snapshot.state
@@ -56,7 +64,9 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
             "old_voters": None if snapshot.configuration.old_voters is None
             else sorted(snapshot.configuration.old_voters),
         },
-        "digest": snapshot.digest,
+        # Fixed width: digests come from Python's (per-process) hash, and a variable-length
+        # number would change the snapshot's size, its chunks and so the run between processes.
+        "digest": format(snapshot.digest & _U64, "016x"),
         "data": [list(kv) for kv in s.data],
         "locks": [[k, lock.holder, lock.token, lock.expires_at] for k, lock in s.locks],
         "next_token": s.next_token,
@@ -85,5 +95,5 @@ def decode_snapshot(raw: bytes) -> Snapshot:
             else frozenset(body["configuration"]["old_voters"]),
         ),
         state,
-        body["digest"],
+        _signed64(int(body["digest"], 16)),
     )
