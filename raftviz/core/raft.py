@@ -160,6 +160,9 @@ class RaftNode:
         self.lease_until = 0.0
         self.pending_writes: dict[int, tuple[str, int]] = {}  # log index -> (client, request id)
         self.pending_reads: list[PendingRead] = []
+        # How far the log is on stable storage, when the simulation models a disk (None: every
+        # appended entry counts as stored at once).
+        self.durable_index: int | None = None
         self._messages: list[Message] = []
         self._events: list[Event] = []
         self._reset_election_timer(now)
@@ -192,6 +195,17 @@ class RaftNode:
     def timeout_now(self, now: float) -> Output:
         """Force the election timer to expire now (the UI's "time out now")."""
         self._on_election_timeout(now, forced=True)
+        self._apply_committed(now)
+        return self._flush()
+
+    def persisted(self, last_index: int, now: float) -> Output:
+        """Stable storage holds the log up to ``last_index``; the leader may count its own copy.
+
+        Thesis 10.2.1: the leader's entry counts towards a majority once it is on its disk.
+        """
+        self.durable_index = last_index
+        if self.role is Role.LEADER:
+            self._advance_commit(now)
         self._apply_committed(now)
         return self._flush()
 
@@ -642,7 +656,10 @@ class RaftNode:
 
     def _advance_commit(self, now: float) -> None:
         """Fig. 2, Leaders 4 and section 5.4.2: commit by counting current-term replicas only."""
-        matches = sorted([self.log.last_index, *self.match_index.values()], reverse=True)
+        own = self.log.last_index
+        if self.durable_index is not None:
+            own = min(own, self.durable_index)
+        matches = sorted([own, *self.match_index.values()], reverse=True)
         candidate = matches[self.quorum - 1]
         if candidate <= self.commit_index:
             return

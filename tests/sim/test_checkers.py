@@ -12,6 +12,7 @@ from raftviz.core.messages import Command, LogEntry, Op
 from raftviz.core.raft import RaftNode, Role
 from raftviz.sim.checks.raft_invariants import INVARIANTS, SafetyMonitor
 from raftviz.sim.engine.cluster import Cluster, ClusterConfig, NodeHost
+from raftviz.sim.engine.storage import copy_state, node_signature
 from raftviz.sim.history import History, leader_exists, logs_converged
 
 
@@ -42,7 +43,7 @@ def set_state(
     log: list[LogEntry] | None = None,
     commit: int | None = None,
 ) -> None:
-    """Edit a node, then let the monitor look at it, as the cluster does after a step."""
+    """Edit a node as if by a step whose disk write completed, then let the monitor look."""
     n = node(c, node_id)
     if term is not None:
         n.current_term = term
@@ -52,6 +53,10 @@ def set_state(
         n.log = RaftLog(log)
     if commit is not None:
         n.commit_index = commit
+    disk = host(c, node_id).disk
+    assert disk is not None
+    disk.durable = copy_state(n)
+    disk.written = node_signature(n)
     c.monitor.observe(c, [host(c, node_id)])
 
 

@@ -146,6 +146,10 @@ class SafetyMonitor(Monitor):
             node = host.node
             if node is None:
                 self.prev_commit[host.id] = 0
+                # A crash may take back a term that was never fsynced (and so never told to
+                # anyone); the term on disk is the one that must never go back.
+                if isinstance(host.persistent, PersistentState):
+                    self.prev_term[host.id] = host.persistent.current_term
                 self.prev_role[host.id] = Role.FOLLOWER
                 continue
             assert isinstance(node, RaftNode)
