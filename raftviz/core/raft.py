@@ -456,7 +456,7 @@ class RaftNode:
         self.leader_id = leader
         self.votes_received = set()
         self.votes_refused = set()
-        if was is not Role.FOLLOWER:
+        if was is Role.LEADER:
             self._reset_election_timer(now)
 
     def _clear_leader_state(self) -> None:
