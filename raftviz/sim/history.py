@@ -25,6 +25,7 @@ from raftviz.sim.engine.clients import ClientSettings
 from raftviz.sim.engine.cluster import Cluster, ClusterConfig, CommandError, NodeInit
 from raftviz.sim.engine.commands import SimCommand, apply_command, parse_command
 from raftviz.sim.engine.network import LinkParams
+from raftviz.sim.engine.storage import DEFAULT_FSYNC_MS
 
 TRACE_FORMAT = "raftviz-trace"
 TRACE_VERSION = 1
@@ -283,6 +284,7 @@ def config_to_json(config: ClusterConfig) -> dict[str, Any]:
         "network": asdict(config.network),
         "clients": asdict(config.clients),
         "paxos": asdict(config.paxos),
+        "fsync_ms": config.fsync_ms,
         "initial": {
             node: {
                 "term": init.term,
@@ -338,7 +340,10 @@ def config_from_json(data: Any) -> ClusterConfig:
     """Validate and build a configuration from untrusted JSON."""
     if not isinstance(data, dict):
         raise CommandError("config must be an object")
-    allowed = {"size", "seed", "protocol", "settings", "network", "clients", "initial", "paxos"}
+    allowed = {
+        "size", "seed", "protocol", "settings", "network", "clients", "initial", "paxos",
+        "fsync_ms",
+    }
     extra = set(data) - allowed
     if extra:
         raise CommandError(f"config: unknown field(s) {', '.join(sorted(extra))}")
@@ -353,6 +358,9 @@ def config_from_json(data: Any) -> ClusterConfig:
     if not isinstance(protocol, str):
         raise CommandError("config.protocol must be a string")
     initial = _initial_from_json(data.get("initial", {}))
+    fsync_ms = data.get("fsync_ms", DEFAULT_FSYNC_MS)
+    if isinstance(fsync_ms, bool) or not isinstance(fsync_ms, (int, float)):
+        raise CommandError("config.fsync_ms must be a number of milliseconds")
     config = ClusterConfig(
         size=size,
         seed=seed,
@@ -362,6 +370,7 @@ def config_from_json(data: Any) -> ClusterConfig:
         clients=_dataclass_from(ClientSettings, data.get("clients"), "config.clients"),
         initial=initial,
         paxos=_dataclass_from(PaxosSettings, data.get("paxos"), "config.paxos"),
+        fsync_ms=float(fsync_ms),
     )
     config.validate()
     return config

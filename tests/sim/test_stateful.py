@@ -1,12 +1,12 @@
 """Hypothesis stateful test: random faults and client operations never break Raft's safety.
 
 Random ticks, deliveries, drops, duplicates, partitions, one-way cuts, crashes, restarts,
-pauses, clock drift within the bound, forced timeouts and client operations in every read
-mode, on clusters of 1 to 7 nodes with PreVote, CheckQuorum and fast back-up switched at
-random. After every step every Figure 3 invariant and linearizability must hold; the same
-machine runs against Multi-Paxos and Basic Paxos with the Paxos invariants. Rewinding and
-running forward again must reproduce the run exactly, and once the faults stop the cluster must
-elect a leader and converge.
+pauses, slow disks (a crash then loses writes not yet fsynced), clock drift within the bound,
+forced timeouts and client operations in every read mode, on clusters of 1 to 7 nodes with
+PreVote, CheckQuorum and fast back-up switched at random. After every step every Figure 3
+invariant and linearizability must hold; the same machine runs against Multi-Paxos and Basic
+Paxos with the Paxos invariants. Rewinding and running forward again must reproduce the run
+exactly, and once the faults stop the cluster must elect a leader and converge.
 """
 
 from __future__ import annotations
@@ -116,6 +116,11 @@ class RaftUnderFaults(RuleBasedStateMachine):
     def drift(self, i: int, rate: float) -> None:
         self.command({"type": "clock", "node": self.node(i), "rate": rate})
 
+    @rule(i=NODE_INDEX, fsync_ms=st.sampled_from([0.0, 2.0, 40.0, 400.0]))
+    def disk(self, i: int, fsync_ms: float) -> None:
+        """A slow (or instant) disk: crashes now lose writes that were not fsynced."""
+        self.command({"type": "disk", "node": self.node(i), "fsync_ms": fsync_ms})
+
     @rule(assignment=st.lists(st.integers(min_value=0, max_value=2), min_size=9, max_size=9))
     def partition(self, assignment: list[int]) -> None:
         groups: list[list[str]] = [[], [], []]
@@ -199,6 +204,7 @@ class RaftUnderFaults(RuleBasedStateMachine):
             self.command({"type": "resume", "node": self.node(i)})
             self.command({"type": "restart", "node": self.node(i)})
             self.command({"type": "clock", "node": self.node(i), "rate": 1.0})
+        self.command({"type": "disk", "fsync_ms": 2.0})
         assert h.run_until_condition(lambda c: c.leader is not None, max_ms=20_000)
         # A fresh write in the leader's term makes every earlier entry commit everywhere.
         # (A fresh client each time: an earlier settle's write may still be in flight.)

@@ -185,12 +185,21 @@ class Workload(SimCommand):
     read_mode: str = "log"
 
 
+@dataclass(frozen=True, slots=True)
+class SetDisk(SimCommand):
+    """A node's fsync time (a slow disk), or every node's without ``node``."""
+
+    type: ClassVar[str] = "disk"
+    fsync_ms: float
+    node: str | None = None
+
+
 COMMANDS: dict[str, type[SimCommand]] = {
     cls.type: cls
     for cls in (
         Crash, Restart, Pause, Resume, TimeoutNow, SetClockRate, ClientOp, FencedWrite,
         PauseClient, ResumeClient, Partition, Heal, CutLink, RestoreLink, SetNetwork,
-        ManualDelivery, DeliverMessage, DropMessage, ChangeSettings, Workload,
+        ManualDelivery, DeliverMessage, DropMessage, ChangeSettings, Workload, SetDisk,
     )
 }
 
@@ -353,4 +362,5 @@ _HANDLERS: dict[type[SimCommand], Callable[[Cluster, Any], None]] = {
     DropMessage: lambda c, m: c.drop(m.id),
     ChangeSettings: lambda c, m: c.set_settings(m.changes),
     Workload: _workload,
+    SetDisk: lambda c, m: c.set_disk(m.node, m.fsync_ms),
 }
