@@ -54,7 +54,8 @@ class RaftSettings:
     election_timeout_max: float = 300.0
     heartbeat_interval: float = 50.0
     noop_on_election: bool = True  # a no-op at the start of each term (section 8)
-    fast_backup: bool = False  # conflict term/index hint instead of one entry at a time
+    # The follower's conflict term/index hint instead of one entry per round trip (5.3).
+    fast_backup: bool = True
     pre_vote: bool = False  # thesis 9.6
     # The leader steps down without a majority; followers in their lease ignore votes.
     check_quorum: bool = False
@@ -292,14 +293,19 @@ class RaftNode:
     # ---------------------------------------------------------------- elections
 
     def _on_election_timeout(self, now: float, forced: bool) -> None:
-        """Fig. 2, Followers 2 / Candidates: start an election (or a pre-vote first)."""
+        """Fig. 2, Followers 2 / Candidates 3: start an election (after a pre-vote, thesis 9.6).
+
+        With PreVote on, every timeout goes through a pre-vote, a candidate's too: a node that
+        lost a split vote or lost contact must not raise its term at each timeout, or it would
+        depose a healthy leader when it rejoins (etcd's PreCandidate does the same).
+        """
         why = "was told to time out" if forced else "timed out"
         if self.role is Role.LEADER:
             self._event(
                 "step_down", f"{self.id} stepped down as leader of term {self.current_term}"
             )
             self._clear_leader_state()
-        if self.settings.pre_vote and self.role is not Role.CANDIDATE:
+        if self.settings.pre_vote:
             self.role = Role.PRE_CANDIDATE
             self.leader_id = None
             self.votes_received = {self.id}

@@ -556,9 +556,13 @@ def test_fast_backup_to_the_end_of_a_short_log() -> None:
     assert node.next_index["n2"] == 3
 
 
+def test_fast_backup_is_on_by_default() -> None:
+    assert RaftSettings().fast_backup is True
+
+
 def test_without_fast_backup_the_hint_is_ignored() -> None:
     log = tuple(e(1, str(i)) for i in range(1, 9))
-    node = make_leader(log, term=2)
+    node = make_leader(log, term=2, settings=replace(BASE, fast_backup=False))
     reply = AppendEntriesReply(
         "n2", "n1", 2, False, reject_index=8, conflict_term=0, conflict_index=3
     )
@@ -749,6 +753,28 @@ def test_losing_the_pre_vote_leaves_the_term_alone() -> None:
     assert node.role is Role.FOLLOWER
     assert node.current_term == 1
     assert kinds(out) == ["prevote_lost"]
+
+
+def test_a_candidate_that_times_out_again_asks_for_pre_votes_first() -> None:
+    """Thesis 9.6 (etcd's PreCandidate): a lost or stalled election does not raise the term."""
+    node = make_node([e(1)], term=1, settings=PRE_VOTE)
+    node.timeout_now(200.0)
+    node.step(RequestVoteReply("n2", "n1", 2, True, pre_vote=True), 210.0)
+    assert (node.role, node.current_term, node.voted_for) == (Role.CANDIDATE, 2, "n1")
+    out = node.tick(node.election_deadline)
+    assert out.messages == (
+        RequestVote("n1", "n2", 3, 1, 1, pre_vote=True),
+        RequestVote("n1", "n3", 3, 1, 1, pre_vote=True),
+    )
+    assert kinds(out) == ["prevote"]
+    assert (node.role, node.current_term, node.voted_for) == (Role.PRE_CANDIDATE, 2, "n1")
+
+
+def test_a_pre_candidate_that_hears_nothing_keeps_its_term() -> None:
+    node = make_node([e(1)], term=1, settings=PRE_VOTE)
+    for _ in range(5):
+        node.tick(node.election_deadline)
+    assert (node.role, node.current_term) == (Role.PRE_CANDIDATE, 1)
 
 
 def test_a_granted_pre_vote_reply_does_not_change_a_followers_term() -> None:

@@ -15,7 +15,7 @@ import pytest
 from raftviz.core.raft import Role
 from raftviz.sim.engine.clients import Status
 from raftviz.sim.engine.cluster import Cluster
-from raftviz.sim.history import History, leader_exists, logs_converged
+from raftviz.sim.history import History, config_from_json, leader_exists, logs_converged
 from raftviz.sim.snapshot import snapshot
 from tests.sim.scenario_utils import (
     history,
@@ -590,3 +590,90 @@ def test_a_different_seed_gives_a_different_run() -> None:
     a, b = busy(seed=9), busy(seed=10)
     assert transcript(a) != transcript(b)
     assert json.dumps(snapshot(a.cluster)) != json.dumps(snapshot(b.cluster))
+
+
+# ------------------------------------------------- issue 11: PreVote after a lost election
+
+
+def test_a_candidate_cut_off_mid_election_keeps_its_term_and_the_leader_survives() -> None:
+    """Thesis 9.6: every timeout goes through a pre-vote, a candidate's too (etcd's
+    PreCandidate). n1 becomes a candidate after the leader crashes and is then cut off; without
+    the fix it raised its term at every timeout (2 -> 14) and deposed the healthy leader when
+    the network healed."""
+    h = History(config_from_json({"size": 3, "seed": 1, "settings": {"pre_vote": True}}))
+    c = h.cluster
+    h.run_for(1000)
+    first = c.leader
+    assert first is not None
+    h.apply_json({"type": "crash", "node": first})
+    others = [n for n in c.node_ids if n != first]
+    assert h.run_until_condition(
+        lambda cl: any(node(cl, n).role is Role.CANDIDATE for n in others), 5000
+    )
+    cand = next(n for n in others if node(c, n).role is Role.CANDIDATE)
+    cand_term = node(c, cand).current_term
+    for y in c.node_ids:
+        if y != cand:
+            h.apply_json({"type": "cut", "src": cand, "dst": y})
+    h.run_for(3000)
+    assert node(c, cand).current_term == cand_term  # pre-votes only, no real elections
+    assert node(c, cand).role is Role.PRE_CANDIDATE
+    h.apply_json({"type": "restart", "node": first})
+    h.run_for(3000)
+    healthy = c.leader
+    assert healthy is not None and healthy != cand
+    term = node(c, healthy).current_term
+    h.apply_json({"type": "heal"})
+    h.run_for(1000)
+    assert leaders(c) == [healthy] and node(c, healthy).current_term == term
+    assert node(c, cand).leader_id == healthy
+    assert not any(e.kind == "step_down" and e.node == healthy for e in c.narration)
+    assert violations(c) == {}
+
+
+def test_the_same_cut_off_candidate_deposes_the_leader_without_pre_vote() -> None:
+    h = History(config_from_json({"size": 3, "seed": 1}))
+    c = h.cluster
+    h.run_for(1000)
+    first = c.leader
+    assert first is not None
+    h.apply_json({"type": "crash", "node": first})
+    others = [n for n in c.node_ids if n != first]
+    assert h.run_until_condition(
+        lambda cl: any(node(cl, n).role is Role.CANDIDATE for n in others), 5000
+    )
+    cand = next(n for n in others if node(c, n).role is Role.CANDIDATE)
+    for y in c.node_ids:
+        if y != cand:
+            h.apply_json({"type": "cut", "src": cand, "dst": y})
+    h.run_for(3000)
+    h.apply_json({"type": "restart", "node": first})
+    h.run_for(3000)
+    healthy = c.leader
+    assert healthy is not None
+    h.apply_json({"type": "heal"})
+    h.run_for(1000)
+    assert any(e.kind == "step_down" and e.node == healthy for e in c.narration)
+
+
+# ---------------------------------------------------- issue 11: log back-up (paper 5.3)
+
+
+def catch_up_time(settings: dict[str, object]) -> float:
+    """Simulated ms for an empty follower to receive a 300-entry log from a new leader."""
+    h = history(3, seed=1, initial={"n1": [1] * 300, "n2": [1] * 300}, terms={"n3": 1},
+                settings=settings)
+    h.apply_json({"type": "timeout", "node": "n1"})
+    assert h.run_until_condition(lambda c: c.leader == "n1", 2000)
+    start = h.now
+    assert h.run_until_condition(logs_converged, 20000)
+    assert terms(h.cluster, "n3") == [1] * 300 + [2]
+    return h.now - start
+
+
+def test_a_300_entry_gap_catches_up_in_under_half_a_second_by_default() -> None:
+    assert catch_up_time({}) < 500
+
+
+def test_one_by_one_back_up_pays_a_round_trip_per_entry() -> None:
+    assert catch_up_time({"fast_backup": False}) > 20 * catch_up_time({})
