@@ -377,7 +377,9 @@ class Cluster:
         if disk.queued is not None:
             disk.start(node, self.now)
             self._schedule_disk(host)
-        self._run(host, node.persisted(done.state.log.last_index, host.local(self.now)))
+        out = node.persisted(done.state.log.last_index, host.local(self.now))
+        if out.messages or out.events:  # usually a follower, for which nothing follows
+            self._run(host, out)
 
     def set_disk(self, node: str | None, fsync_ms: float) -> None:
         """Set one node's fsync latency (a slow disk), or every node's when ``node`` is None."""

@@ -443,6 +443,7 @@ def plot_cdf(result: ElectionTimingResult, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     top = [r for r in result.ranges if r.low == 150]
     bottom = [r for r in result.ranges if r.low != 150]
@@ -471,6 +472,10 @@ def plot_cdf(result: ElectionTimingResult, path: Path) -> None:
                 ys.append(ys[-1])
             ax.step(xs, ys, style, where="post", label=label)
         ax.set_xscale("log")
+        # Plain numbers at 1-2-5 steps: easier to read off than 10^n with crowded minor labels.
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         if longest > 0:
             ax.set_xlim(shortest / 1.2, min(longest * 1.2, NO_LEADER_LIMIT_MS))
         ax.set_ylim(0, 100)
