@@ -189,6 +189,7 @@ def _disk(cluster: Cluster, host: NodeHost) -> dict[str, Any]:
         }
     return {
         "fsync_ms": host.fsync_ms,
+        "default_ms": cluster.config.fsync_ms,
         "slow": host.fsync_ms > cluster.config.fsync_ms,
         "writing": writing,
         "queued": None if disk is None or disk.queued is None else len(disk.queued),
