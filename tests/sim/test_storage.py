@@ -67,7 +67,7 @@ def test_a_vote_is_not_sent_before_it_is_durable_and_a_crash_forgets_it() -> Non
     assert in_flight(c, RequestVoteReply, "n2") == []  # the grant waits for n2's fsync
     c.run_for(20)  # less than the 50 ms fsync
     c.crash("n2")
-    assert "its vote for n1: that is lost; 1 held messages were never sent" in (
+    assert "its vote for n1: that is lost; 1 held message was never sent" in (
         c.narration[-1].text
     )
     c.restart("n2")

@@ -698,7 +698,10 @@ class Cluster:
         host.timer_at = None
         text = f"{node} crashed (term, vote and log are kept on disk)"
         if lost:
-            unsent = f"; {held} held messages were never sent" if held else ""
+            unsent = (
+                f"; {held} held message{' was' if held == 1 else 's were'} never sent"
+                if held else ""
+            )
             text = f"{node} crashed before its disk had {lost}: that is lost{unsent}"
         self._narrate(node, "fault", text)
         self._after_fault([host])
