@@ -24,6 +24,7 @@ from raftviz.service.sessions import Limits, SessionLock, SessionManager
 from raftviz.sim.engine.cluster import ClusterConfig
 from raftviz.web.classroom_events import ClassroomEvents
 from raftviz.web.events import MAX_TRACE_PAYLOAD, EventHandlers
+from raftviz.web.export_events import ExportEvents
 from raftviz.web.hello import FRAME_HZ, page_defaults
 from raftviz.web.lesson_events import LessonEvents
 from raftviz.web.playback import Playback, offloader
@@ -167,6 +168,7 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
     handlers = EventHandlers(socketio, manager, playback)
     LessonEvents(handlers).install()
     ClassroomEvents(handlers).install()
+    ExportEvents(handlers).install(app)
     handlers.register()
     register_routes(
         app, manager, playback, static_version(), page_defaults(manager.config, limits)

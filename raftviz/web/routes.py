@@ -16,6 +16,10 @@ CONTENT_SECURITY_POLICY = (
     "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+# The embed page is meant to sit in an iframe on any course page or slide deck.
+EMBED_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "frame-ancestors 'none'", "frame-ancestors *"
+)
 
 
 def register_routes(
@@ -38,7 +42,18 @@ def register_routes(
             )
             return body, 503, {"Retry-After": "60", "Cache-Control": "no-store"}
         body = render_template("index.html", version=version, defaults=defaults)
-        return body, 200, {"Cache-Control": "no-store"}
+        # no-cache, not no-store: the page may be kept in the back/forward cache (it holds no
+        # secret; the session token lives in the tab's sessionStorage) but is revalidated.
+        return body, 200, {"Cache-Control": "no-cache"}
+
+    @app.get("/embed")
+    def embed() -> Any:
+        """A saved run or a lesson's steps in an iframe, with player controls only."""
+        body = render_template("embed.html", version=version)
+        return body, 200, {
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": EMBED_CONTENT_SECURITY_POLICY,
+        }
 
     @app.get("/join/<code>")
     def join(code: str) -> Any:

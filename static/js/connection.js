@@ -56,6 +56,13 @@ export function connect(handlers) {
   return socket;
 }
 
+// Back/forward cache: an open socket keeps a page out of it. Leaving closes the socket; a page
+// restored from the cache connects again, and the stored token brings its cluster back.
+addEventListener("pagehide", () => socket?.disconnect());
+addEventListener("pageshow", (e) => {
+  if (e.persisted) socket?.connect();
+});
+
 /** The classroom code of `/?join=CODE` (letters and digits only), or "". */
 export function joinCode() {
   const code = new URLSearchParams(location.search).get("join") || "";
@@ -96,4 +103,5 @@ export const api = {
   traceExport: (opts) => call("trace_export", {}, opts),
   traceImport: (trace, opts) => call("trace_import", { trace }, opts),
   resync: () => call("resync", {}, { quiet: true }),
+  exportStart: (payload, opts) => call("export_start", payload, opts),
 };

@@ -6,11 +6,13 @@
 import { SimClock } from "./clock.js";
 import { api, connect, joinCode, reconnect } from "./connection.js";
 import { attr, byId, el, text } from "./dom.js";
+import { Exporter } from "./export.js";
 import { byNodeId, ms } from "./format.js";
 import { Menus } from "./menus.js";
 import { Share } from "./share.js";
 import { Store } from "./store.js";
 import { toast } from "./toast.js";
+import { Announcer } from "./views/announcer.js";
 import * as cluster from "./views/cluster.js";
 import * as classroom from "./views/classroom.js";
 import * as controls from "./views/controls.js";
@@ -150,6 +152,8 @@ const menus = new Menus({
   store,
   command,
   anchorOf: (id) => cluster.nodePoint(clusterSvg, id),
+  sides: () => cluster.columns(clusterSvg),
+  moveToSide: (id, zone) => movePartition(id, zone),
 });
 
 cluster.mount(clusterSvg, {
@@ -209,6 +213,7 @@ const narrationRoot = byId("narration");
 const keyOnly = byId("narr-key");
 narration.mount(narrationRoot, { seek, keyOnly: () => keyOnly.checked });
 keyOnly.addEventListener("change", () => { dirty = true; });
+const announcer = new Announcer(byId("announcer"), byId("announce-level"));
 const tl = timeline.mount({ player, togglePlay, seek });
 controls.mount({
   command, reset, presetIsolate, presetSplit, select, isSelected,
@@ -269,6 +274,7 @@ function renderAll() {
   timed("paxos", () => paxos.render(null, snap));
   timed("safety", () => safety.render(panes.safety, snap));
   timed("narration", () => narration.render(narrationRoot, snap));
+  announcer.onFrame(snap);
   if (activeTab === "inspect") timed("inspector", () => inspector.render(panes.inspect, snap));
   if (activeTab === "metrics") timed("metrics", () => metrics.render(panes.metrics, snap));
   if (activeTab === "state") timed("data", () => data.render(panes.state, snap));
@@ -341,6 +347,7 @@ const socket = connect({
   },
 });
 lesson.mount({ socket, time: () => store.snapshot?.time ?? null, seek });
+new Exporter({ api, socket, store });
 classroom.mount({ socket, joining: Boolean(joinCode()) });
 
 // ------------------------------------------------------------------ keyboard

@@ -88,6 +88,43 @@ export class Menus {
       onclick: () => this.ctx.command({ type: "disk", node: id, fsync_ms: slow ? n.disk.default_ms : SLOW_DISK_MS }) })];
   }
 
+  /**
+   * Partitioning and links without a mouse: move this server to a side, or open the menu of
+   * its link to another server (the same commands as dragging and clicking a link).
+   */
+  networkForm(id) {
+    const cols = this.ctx.sides ? this.ctx.sides() : [];
+    const sideNames = "ABCDEFGHI";
+    const options = [];
+    let named = 0;
+    cols.forEach((c, index) => {
+      if (c.free) return;
+      const name = sideNames[named++];
+      if (!c.ids.includes(id)) options.push(el("option", { value: String(index), text: `side ${name} (${c.ids.join(", ")})` }));
+    });
+    options.push(el("option", { value: "new", text: "a side of its own" }));
+    const side = el("select", { "aria-label": "move to side", "data-testid": "move-side" }, ...options);
+    const move = el("form", { class: "pop-form", "data-testid": "move-form" },
+      el("span", { class: "pop-label", text: "Partition: move to" }),
+      el("div", { class: "pop-row" }, side, el("button", { type: "submit", "data-testid": "move-submit", text: "Move" })));
+    move.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const zone = side.value === "new" ? { isNew: true, index: -1 } : { isNew: false, index: Number(side.value) };
+      this.close();
+      this.ctx.moveToSide(id, zone);
+    });
+    const others = (this.ctx.store.snapshot?.nodes || []).map((n) => n.id).filter((x) => x !== id);
+    const peer = el("select", { "aria-label": "link to server", "data-testid": "link-peer" }, ...others.map((x) => el("option", { value: x, text: x })));
+    const link = el("form", { class: "pop-form", "data-testid": "link-form" },
+      el("span", { class: "pop-label", text: "Link to" }),
+      el("div", { class: "pop-row" }, peer, el("button", { type: "submit", "data-testid": "link-open", text: "Cut or heal…" })));
+    link.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.openLink(id, peer.value, this.ctx.anchorOf(id));
+    });
+    return el("div", { class: "pop-network" }, move, others.length ? link : null);
+  }
+
   openNode(id, focus = null) {
     const n = this.ctx.store.node(id);
     const at = this.ctx.anchorOf(id);
@@ -127,7 +164,7 @@ export class Menus {
         b.addEventListener("click", () => this.close());
         return b;
       })),
-      write, read);
+      write, read, this.networkForm(id));
     attr(this.box, "data-testid", `node-menu-${id}`);
     this.place(at.x, at.y, at.r + 14);
     if (focus === "write") value.focus();

@@ -48,6 +48,7 @@ export class Share {
     byId("btn-download").addEventListener("click", () => this.download());
     byId("trace-file").addEventListener("change", (e) => this.upload(e.target));
     byId("btn-link").addEventListener("click", () => this.copyLink());
+    byId("btn-embed").addEventListener("click", () => this.embedCode());
   }
 
   async download() {
@@ -109,6 +110,32 @@ export class Share {
     }
     const field = el("input", { type: "text", readonly: true, value: link, class: "link-field", "data-testid": "share-link", "aria-label": "share link" });
     this.note.replaceChildren(el("span", { text: copied ? note : "Copy this link:" }), field);
+    field.addEventListener("focus", () => field.select());
+    if (!copied) field.focus();
+  }
+
+  /** The iframe snippet for a course page or a slide: this run, played read-only (/embed). */
+  async embedCode() {
+    const ack = await this.ctx.api.traceExport();
+    if (!ack.ok) return;
+    const param = await encodeTrace(JSON.stringify(ack.trace));
+    if (param.length >= MAX_LINK) {
+      text(this.note, "This run is too long for an embed link; download the trace instead.");
+      return;
+    }
+    const src = `${location.origin}/embed?trace=${param}&speed=0.05`;
+    const snippet = `<iframe src="${src}" width="960" height="600" style="border:0" title="raftviz: a Raft run" allowfullscreen></iframe>`;
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(snippet);
+      copied = true;
+    } catch {
+      /* not a secure context: show the snippet to copy by hand */
+    }
+    const field = el("textarea", { readonly: true, rows: 3, class: "link-field", "data-testid": "embed-snippet", "aria-label": "iframe snippet" });
+    field.value = snippet;
+    const tip = "Paste into a course page or slide; add &autoplay=1, &logs=1, &from=…&to=… (ms) to taste.";
+    this.note.replaceChildren(el("span", { text: copied ? `Embed code copied. ${tip}` : `Copy this embed code. ${tip}` }), field);
     field.addEventListener("focus", () => field.select());
     if (!copied) field.focus();
   }

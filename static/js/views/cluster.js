@@ -58,6 +58,9 @@ class ClusterView {
     this.lost = [];
     this.drag = null;
     this.lastTick = performance.now();
+    // prefers-reduced-motion: servers jump to their new places and messages hop from "just
+    // sent" to "about to arrive" instead of gliding (WCAG 2.3.3).
+    this.reducedMotion = window.matchMedia?.("(prefers-reduced-motion: reduce)") ?? { matches: false };
     this.build();
   }
 
@@ -208,7 +211,7 @@ class ClusterView {
       const fullWord = px ? paxos.roleWord(n, snap) : ROLE_WORD[role] || role;
       let roleWord = px && snap.nodes.length > 5 ? paxos.roleWordShort(n, snap) : fullWord;
       if (state === "paused") roleWord = `PAUSED · ${roleWord}`;
-      text(parts.role, roleWord);
+      text(parts.role, `${roleWord} `);
       if (px) attr(g, "data-paxos-role", fullWord.split(" ")[0].toLowerCase());
       let detail = `term ${n.term}`;
       if (px) {
@@ -223,17 +226,20 @@ class ClusterView {
       } else if (n.voted_for) {
         detail += ` · voted ${n.voted_for}`;
       }
-      text(parts.term, detail);
+      text(parts.term, `${detail} `);
       text(parts.inbox, state === "paused" && n.inbox ? `${n.inbox} waiting` : "");
       // The disk: a badge while a write waits for its fsync (toggled, not re-laid out, as it
       // flickers under load), and a word for a slow disk, which is what a student must see.
       const disk = n.disk;
       g.classList.toggle("disk-writing", !!disk?.writing);
       g.classList.toggle("disk-slow", !!disk?.slow);
-      text(parts.diskLabel, disk?.slow ? (disk.writing ? `SLOW DISK · ${disk.writing.held} held` : "SLOW DISK") : "");
+      const diskWords = disk?.slow ? (disk.writing ? `SLOW DISK · ${disk.writing.held} held` : "SLOW DISK") : "";
+      text(parts.diskLabel, diskWords ? `${diskWords} ` : "");
       parts.track.style.display = state === "crashed" || role === "leader" ? "none" : "";
-      text(parts.title, px ? `${n.id}: ${fullWord}, ${paxos.detail(n)}. Click for actions, drag to partition.` : `${n.id}: ${roleWord}, term ${n.term}${n.voted_for ? `, voted for ${n.voted_for}` : ""}. Click for actions, drag to partition.`);
-      attr(g, "aria-label", px ? `${n.id}, ${fullWord}, ${paxos.detail(n)}` : `${n.id}, ${roleWord}, term ${n.term}`);
+      // The accessible name starts with the words drawn on the node, in order (WCAG 2.5.3,
+      // label in name); the drawn texts end in a space so that their joined text reads as words.
+      const shown = [n.id, roleWord, detail, state === "paused" && n.inbox ? `${n.inbox} waiting` : "", diskWords];
+      attr(g, "aria-label", `${shown.filter(Boolean).join(" ")}${px && fullWord !== roleWord ? ` (${fullWord})` : ""}. Click for actions, drag to partition.`);
       this.renderPips(g, n, snap);
     });
     this.nodes = this.gNodes.__keyed;
@@ -271,7 +277,7 @@ class ClusterView {
       (p.circle = svg("circle", { class: "body body-circle" })),
       (p.diamond = svg("polygon", { class: "body body-diamond" })),
       (p.x = svg("path", { class: "crash-x" })),
-      (p.id = svg("text", { class: "node-id", text: id })),
+      (p.id = svg("text", { class: "node-id", text: `${id} ` })),
       (p.crown = svg("path", { class: "crown" })),
       (p.pause = svg("g", { class: "pause-badge" }, svg("circle", { r: 9 }), svg("rect", { x: -4, y: -5, width: 3, height: 10 }), svg("rect", { x: 1, y: -5, width: 3, height: 10 }))),
       (p.disk = svg("g", { class: "disk-badge", "data-testid": `disk-badge-${id}` }, svg("title", { text: "writing to disk: its messages wait for the fsync" }), svg("rect", { x: -8, y: -7, width: 16, height: 14, rx: 3 }), svg("path", { d: "M-4,-7v5h8v-5M-4,7v-4h8v4" }))),
@@ -280,7 +286,6 @@ class ClusterView {
       (p.term = svg("text", { class: "term-label" })),
       (p.inbox = svg("text", { class: "inbox-label" })),
       (p.diskLabel = svg("text", { class: "disk-label", "data-testid": `disk-label-${id}` })),
-      (p.title = svg("title")),
     );
     g.parts = p;
     g.addEventListener("pointerdown", (e) => this.onPointerDown(e, id));
@@ -477,7 +482,7 @@ class ClusterView {
     if (!snap) return;
     const dt = Math.min(now - this.lastTick, 100);
     this.lastTick = now;
-    const pull = Math.min(1, dt / TWEEN_MS * 2.2);
+    const pull = this.reducedMotion.matches ? 1 : Math.min(1, dt / TWEEN_MS * 2.2);
     let moving = this.version !== this.placedVersion || Boolean(this.drag?.moved);
     for (const id of this.ids) {
       const p = this.pos.get(id);
@@ -598,6 +603,7 @@ class ClusterView {
       const span = m.deliver - m.sent;
       let p = forceProgress ?? (span > 0 ? (display - m.sent) / span : 1);
       p = Math.min(1, Math.max(0, p));
+      if (this.reducedMotion.matches && p < 1) p = p < 0.5 ? 0.2 : 0.8;
       let waiting = false;
       let queued = null;
       if (manual && p >= 1 && forceProgress === undefined) {
@@ -618,7 +624,7 @@ class ClusterView {
       this.spots.set(m.id, { x, y });
       if (queued) queued.tail = { x: x - ux * 14 * s, y: y - uy * 14 * s };
       if (!queued || queued.k <= QUEUE_SHOWN || m.id === selected) {
-        this.drawShape(g, rec.look, x, y, s, waiting ? now : 0, m.id === selected);
+        this.drawShape(g, rec.look, x, y, s, waiting && !this.reducedMotion.matches ? now : 0, m.id === selected);
       }
     };
     for (const rec of this.msgs.values()) place(rec);

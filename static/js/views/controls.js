@@ -160,6 +160,12 @@ class Controls {
     text(this.inflightHead, msgs.length
       ? `${msgs.length} message${msgs.length > 1 ? "s" : ""} waiting${msgs.length > MAX_LISTED ? ` (first ${MAX_LISTED} shown)` : ""}: deliver or drop each one.`
       : "No messages in flight. Step or play: new ones will wait here.");
+    // A keyboard user who delivered or dropped a message keeps their place: the focus moves to
+    // the same button of the message that took its row.
+    const focused = document.activeElement;
+    const items = [...this.inflightList.children];
+    const at = items.findIndex((li) => li.contains(focused));
+    const which = at >= 0 ? focused.dataset.testid : null;
     keyed(this.inflightList, shown, (m) => m.id, (m) => {
       const deliver = el("button", { type: "button", class: "btn-small btn-primary", "data-testid": "inflight-deliver", text: "Deliver", onclick: () => this.ctx.command({ type: "deliver", id: m.id }) });
       const drop = el("button", { type: "button", class: "btn-small btn-danger", "data-testid": "inflight-drop", text: "Drop", onclick: () => this.ctx.command({ type: "drop", id: m.id }) });
@@ -171,6 +177,13 @@ class Controls {
     }, (li, m) => {
       li.classList.toggle("selected", this.ctx.isSelected("message", m.id));
     });
+    if (which && !this.inflightList.contains(document.activeElement)) {
+      const rows = this.inflightList.children;
+      const row = rows[Math.min(at, rows.length - 1)];
+      const target = row?.querySelector(`[data-testid="${which}"]`) || this.inflightHead;
+      if (target === this.inflightHead) attr(target, "tabindex", "-1");
+      target.focus({ preventScroll: true });
+    }
   }
 }
 

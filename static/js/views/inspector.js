@@ -88,6 +88,7 @@ class Inspector {
         el("li", { text: "Turn on a teaching mode (Cluster panel) and make the Safety tab go red." })),
       el("p", { class: "hint", text: "Keys: 1…9 select a server, space plays, ? shows every shortcut." }));
     this.body = el("div", {}, el("div", { class: "insp-head" }, this.chip, this.title), this.actions, this.dl, this.table);
+    this.body.hidden = true; // until a server or message is selected (no empty heading)
     this.actionsKey = "";
     root.append(this.empty, this.body);
   }

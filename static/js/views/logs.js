@@ -45,7 +45,7 @@ class LogsView {
     this.labels = el("div", { class: "logs-labels" });
     this.svg = svg("svg", { class: "logs-svg", "aria-hidden": "true" });
     this.inner = el("div", { class: "logs-inner" }, this.svg);
-    this.scroller = el("div", { class: "logs-scroll", tabindex: 0, "aria-label": "Log entries; scroll sideways for older or newer entries" }, this.inner);
+    this.scroller = el("div", { class: "logs-scroll", tabindex: 0, role: "region", "aria-label": "Log entries; scroll sideways for older or newer entries" }, this.inner);
     this.root.append(el("div", { class: "logs-body" }, this.labels, this.scroller));
     this.gHeader = svg("g", { class: "log-header" });
     this.gRows = svg("g", { class: "log-rows" });
