@@ -66,7 +66,8 @@ def test_manual_delivery_and_scrubbing_with_the_keyboard(lab: Any) -> None:
     page = lab.page
     press(page, "m")  # manual delivery on
     expect(page.get_by_test_id("inflight-deliver")).to_have_count(0)
-    press(page, "1", "t")  # n1 times out: its RequestVotes wait for us
+    press(page, "1", "t")  # n1 times out; its RequestVotes wait for its fsync, then for us
+    press(page, ",")  # 10 ms: n1's term and vote are on disk and its RequestVotes leave
     deliver = page.get_by_test_id("inflight-deliver")
     expect(deliver.first).to_be_visible()
     waiting = deliver.count()
