@@ -43,7 +43,7 @@ def test_simulate_prints_an_election_and_a_summary() -> None:
     time_text, node, text = won[0].split(maxsplit=2)
     assert float(time_text) > 0 and node.startswith("n") and text.startswith(node)
     assert f"leader: {node} (term 1)" in proc.stdout
-    assert "invariants: all 7 hold" in proc.stdout
+    assert "invariants: all 8 hold" in proc.stdout
     assert "linearizability: linearizable" in proc.stdout
 
 

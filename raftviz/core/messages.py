@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from raftviz.core.membership import Configuration
 
 
 class Op(StrEnum):
@@ -23,6 +26,7 @@ class Op(StrEnum):
     CAS = "cas"
     ACQUIRE = "acquire"
     RELEASE = "release"
+    CONFIG = "config"  # a cluster configuration entry (membership change, thesis 4.1)
 
 
 WRITE_OPS = frozenset({Op.SET, Op.DELETE, Op.CAS, Op.ACQUIRE, Op.RELEASE})
@@ -61,6 +65,7 @@ class Command(Immutable):
     request_id: int = 0
     ttl: float = 0.0  # ACQUIRE: lease length in ms of log time
     token: int = 0  # RELEASE: the fencing token being released
+    config: Configuration | None = None  # CONFIG: the configuration this entry installs
 
     def describe(self) -> str:
         """Short human text, e.g. ``SET x=3`` or ``ACQUIRE lock1 (c2, 500 ms)``."""
@@ -80,6 +85,8 @@ class Command(Immutable):
                 return f"ACQUIRE {self.key} ({self.client}, {self.ttl:g} ms)"
             case Op.RELEASE:
                 return f"RELEASE {self.key} ({self.client})"
+            case Op.CONFIG:
+                return f"CONFIG {self.config.describe() if self.config else '?'}"
         return str(self.op)  # pragma: no cover - every Op is matched above
 
 
@@ -108,6 +115,7 @@ class Kind(StrEnum):
     APPEND_ENTRIES_REPLY = "AppendEntriesReply"
     CLIENT_REQUEST = "ClientRequest"
     CLIENT_REPLY = "ClientReply"
+    TIMEOUT_NOW = "TimeoutNow"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +146,15 @@ class RequestVote(Message):
     last_log_index: int
     last_log_term: int
     pre_vote: bool = False
+    # Sent because of a leadership transfer (thesis 3.10): voters inside a lease still answer.
+    transfer: bool = False
 
     @property
     def kind(self) -> Kind:
         return Kind.REQUEST_VOTE
 
     def summary(self) -> str:
-        pre = "pre-vote " if self.pre_vote else ""
+        pre = "pre-vote " if self.pre_vote else "transfer " if self.transfer else ""
         return (
             f"{pre}term {self.term}, last log index {self.last_log_index}, "
             f"last log term {self.last_log_term}"
@@ -225,6 +235,18 @@ class AppendEntriesReply(Message):
         if self.conflict_index:
             hint = f", conflict term {self.conflict_term} from {self.conflict_index}"
         return f"term {self.term}, rejected at {self.reject_index}{hint}"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutNow(Message):
+    """Thesis 3.10: the leader tells the transfer target to start an election at once."""
+
+    @property
+    def kind(self) -> Kind:
+        return Kind.TIMEOUT_NOW
+
+    def summary(self) -> str:
+        return f"term {self.term}, start an election now (leadership transfer)"
 
 
 @dataclass(frozen=True, slots=True)

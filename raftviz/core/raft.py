@@ -8,12 +8,18 @@ own clock reading in milliseconds, which may drift from simulated real time. Ran
 (election timeouts) comes from the ``random.Random`` the simulation hands in.
 
 Optional behaviour from the Raft thesis (PreVote, CheckQuorum, ReadIndex and lease reads, fast
-log back-up) and the teaching modes that break safety on purpose are switched by
-:class:`RaftSettings`.
+log back-up, joint consensus instead of single-server changes) and the teaching modes that
+break safety on purpose are switched by :class:`RaftSettings`.
+
+Membership changes (thesis chapter 4, paper section 6) and leadership transfer (thesis 3.10) are
+driven by :meth:`RaftNode.add_server`, :meth:`RaftNode.remove_server` and
+:meth:`RaftNode.transfer_leadership`, the administrator's requests to the leader. Which servers
+vote and which majorities count is the business of :mod:`raftviz.core.membership`.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from raftviz.core.log import RaftLog
+from raftviz.core.membership import ConfigHistory, Configuration, MembershipError
 from raftviz.core.messages import (
     NOOP,
     AppendEntries,
@@ -35,6 +42,7 @@ from raftviz.core.messages import (
     ReadMode,
     RequestVote,
     RequestVoteReply,
+    TimeoutNow,
 )
 from raftviz.core.state_machine import KVStateMachine
 
@@ -65,10 +73,15 @@ class RaftSettings:
     no_majority: bool = False  # a candidate wins alone and a leader commits alone
     commit_old_terms: bool = False  # count replicas of old-term entries (the Figure 8 mistake)
     unsafe_lease: bool = False  # the lease outlives the election timeout
+    # A new leader may change the configuration before committing an entry of its own term:
+    # the single-server change bug (thesis 4.1, found in 2015).
+    unsafe_config_change: bool = False
+    # Membership changes go through C_old,new (paper section 6) instead of one server at a time.
+    joint_consensus: bool = False
 
     def teaching_modes(self) -> list[str]:
         """Names of the unsafe teaching modes that are on."""
-        names = ("no_majority", "commit_old_terms", "unsafe_lease")
+        names = ("no_majority", "commit_old_terms", "unsafe_lease", "unsafe_config_change")
         return [name for name in names if getattr(self, name)]
 
     @property
@@ -106,12 +119,34 @@ class PendingRead:
 
 
 @dataclass(slots=True)
+class CatchUp:
+    """Thesis 4.2.1: a new server replicates as a non-voting learner, in rounds, before it votes.
+
+    Each round replicates everything the leader's log held when the round began. A round that
+    finishes within an election timeout shows the learner keeps up: it is then added.
+    """
+
+    server: str
+    round: int
+    round_end: int  # the leader's last index when this round began
+    round_started: float
+
+
+CATCH_UP_ROUNDS = 10  # rounds before the leader gives up on a learner that cannot keep up
+
+
+@dataclass(slots=True)
 class PersistentState:
-    """What Raft keeps on stable storage: it survives a crash (Fig. 2, persistent state)."""
+    """What Raft keeps on stable storage: it survives a crash (Fig. 2, persistent state).
+
+    ``configs`` are the log's configuration entries over the configuration in force before
+    the log's first entry (None: the voters the node is built with, and a scan of the log).
+    """
 
     current_term: int = 0
     voted_for: str | None = None
     log: RaftLog = field(default_factory=RaftLog)
+    configs: ConfigHistory | None = None
 
 
 class RaftNode:
@@ -127,7 +162,6 @@ class RaftNode:
         persistent: PersistentState | None = None,
     ) -> None:
         self.id = node_id
-        self.peers = tuple(p for p in peers if p != node_id)
         self.settings = settings
         self.rng = rng
         state = persistent if persistent is not None else PersistentState()
@@ -135,6 +169,18 @@ class RaftNode:
         self.current_term = state.current_term
         self.voted_for = state.voted_for
         self.log = state.log
+        if state.configs is not None:
+            self.configs = ConfigHistory(state.configs.base, state.configs.entries)
+        else:
+            self.configs = ConfigHistory(
+                Configuration.of(peers),
+                (
+                    (i, entry.command.config)
+                    for i, entry in enumerate(self.log, start=1)
+                    if entry.command.config is not None
+                ),
+            )
+        self.peers: tuple[str, ...] = ()
         # Volatile state on all servers.
         self.commit_index = 0
         self.last_applied = 0
@@ -164,6 +210,11 @@ class RaftNode:
         # How far the log is on stable storage, when the simulation models a disk (None: every
         # appended entry counts as stored at once).
         self.durable_index: int | None = None
+        self.catch_up: CatchUp | None = None
+        self.transfer_target: str | None = None
+        self.transfer_deadline = 0.0
+        self.timeout_now_sent = False
+        self._refresh_peers()
         self._messages: list[Message] = []
         self._events: list[Event] = []
         self._reset_election_timer(now)
@@ -186,9 +237,12 @@ class RaftNode:
             if now >= self.heartbeat_deadline:
                 self.heartbeat_deadline = now + self.settings.heartbeat_interval
                 self._broadcast_append(now)
+                self._check_catch_up(now)
+            if self.transfer_target is not None and now >= self.transfer_deadline:
+                self._abort_transfer(now)
             if self.settings.check_quorum and now >= self.quorum_deadline:
                 self._check_quorum(now)
-        elif now >= self.election_deadline:
+        elif now >= self.election_deadline and self.campaigns():
             self._on_election_timeout(now, forced=False)
         self._apply_committed(now)
         return self._flush()
@@ -213,9 +267,14 @@ class RaftNode:
     def next_wakeup(self) -> float:
         """The local time at which :meth:`tick` next has something to do."""
         if self.role is Role.LEADER:
+            wake = self.heartbeat_deadline
             if self.settings.check_quorum:
-                return min(self.heartbeat_deadline, self.quorum_deadline)
-            return self.heartbeat_deadline
+                wake = min(wake, self.quorum_deadline)
+            if self.transfer_target is not None:
+                wake = min(wake, self.transfer_deadline)
+            return wake
+        if not self.campaigns():
+            return math.inf  # not a voter: it waits for a leader and never campaigns
         return self.election_deadline
 
     def update_settings(self, settings: RaftSettings, now: float) -> None:
@@ -228,14 +287,44 @@ class RaftNode:
 
     def persistent_state(self) -> PersistentState:
         """The state a crash leaves behind."""
-        return PersistentState(self.current_term, self.voted_for, self.log)
+        return PersistentState(self.current_term, self.voted_for, self.log, self.configs)
+
+    def campaigns(self) -> bool:
+        """Whether this server may start elections: it is a voter, or it is being removed.
+
+        Thesis 4.2.2: a server whose removal is in its log but not yet committed may still be
+        needed to elect the leader that commits it, so it keeps campaigning until then. A
+        learner, in no configuration yet, never does.
+        """
+        if self.id in self.config.members:
+            return True
+        if self.configs.latest_index <= self.commit_index:
+            return False
+        return self.id in self.configs.previous.members
+
+    @property
+    def config(self) -> Configuration:
+        """Thesis 4.1: the latest configuration in the log, whether committed or not."""
+        return self.configs.latest
 
     @property
     def quorum(self) -> int:
-        """Votes or replicas needed: a majority of the whole cluster (1 in no-majority mode)."""
+        """Votes or replicas needed from the (new) voters: a majority (1 in no-majority mode)."""
         if self.settings.no_majority:
             return 1
-        return (len(self.peers) + 1) // 2 + 1
+        return len(self.config.voters) // 2 + 1
+
+    def _has_quorum(self, granted: set[str] | frozenset[str]) -> bool:
+        """Whether ``granted`` is a majority of every voter set that counts now."""
+        if self.settings.no_majority:
+            return bool(granted)
+        return self.config.has_quorum(granted)
+
+    def _agreed(self, values: dict[str, int]) -> int:
+        """The highest value a counting majority has reached (the largest in no-majority mode)."""
+        if self.settings.no_majority:
+            return max(values.values())
+        return self.config.agreed(values)
 
     def in_lease(self, now: float) -> bool:
         """Whether this node heard from a leader within the minimum election timeout.
@@ -272,7 +361,8 @@ class RaftNode:
         if msg.term <= self.current_term or isinstance(msg, (ClientRequest, ClientReply)):
             return True
         if isinstance(msg, RequestVote):
-            if self.settings.check_quorum and self.in_lease(now):
+            # Thesis 3.10: a transfer's election is wanted, so a lease does not stop it.
+            if self.settings.check_quorum and self.in_lease(now) and not msg.transfer:
                 self._event(
                     "vote_ignored",
                     f"{self.id} ignored {msg.src}'s {'pre-vote ' if msg.pre_vote else ''}"
@@ -300,6 +390,13 @@ class RaftNode:
         depose a healthy leader when it rejoins (etcd's PreCandidate does the same).
         """
         why = "was told to time out" if forced else "timed out"
+        if not self.campaigns():
+            self._event(
+                "not_voter",
+                f"{self.id} is not a voter in its configuration {self.config.describe()} and "
+                f"does not campaign",
+            )
+            return
         if self.role is Role.LEADER:
             self._event(
                 "step_down", f"{self.id} stepped down as leader of term {self.current_term}"
@@ -315,7 +412,7 @@ class RaftNode:
                 "prevote",
                 f"{self.id} {why} and asked for pre-votes for term {self.current_term + 1}",
             )
-            if len(self.votes_received) >= self.quorum:
+            if self._has_quorum(self.votes_received):
                 self._start_election(now, why)
                 return
             msg_term = self.current_term + 1
@@ -328,7 +425,7 @@ class RaftNode:
             return
         self._start_election(now, why)
 
-    def _start_election(self, now: float, why: str) -> None:
+    def _start_election(self, now: float, why: str, transfer: bool = False) -> None:
         """Fig. 2, Candidates 1: increment term, vote for self, reset timer, send RequestVote."""
         self.current_term += 1
         self.role = Role.CANDIDATE
@@ -342,13 +439,18 @@ class RaftNode:
             f"{self.id} {why} and started an election for term {self.current_term}",
             term=self.current_term,
         )
-        if len(self.votes_received) >= self.quorum:
+        if self._has_quorum(self.votes_received):
             self._become_leader(now)
             return
         for peer in self.peers:
             self._send(
                 RequestVote(
-                    self.id, peer, self.current_term, self.log.last_index, self.log.last_term
+                    self.id,
+                    peer,
+                    self.current_term,
+                    self.log.last_index,
+                    self.log.last_term,
+                    transfer=transfer,
                 )
             )
 
@@ -409,16 +511,16 @@ class RaftNode:
                 self.votes_received.add(msg.src)
             elif not msg.vote_granted:
                 self.votes_refused.add(msg.src)
-            if len(self.votes_received) >= self.quorum:
+            if self._has_quorum(self.votes_received):
                 self._start_election(now, "won the pre-vote")
-            elif len(self.votes_refused) > len(self.peers) + 1 - self.quorum:
+            elif not self._has_quorum(self.config.members - self.votes_refused):
                 self.role = Role.FOLLOWER
                 self._event("prevote_lost", f"{self.id} lost the pre-vote and stays a follower")
             return
         if self.role is not Role.CANDIDATE or msg.term != self.current_term:
             return
         (self.votes_received if msg.vote_granted else self.votes_refused).add(msg.src)
-        if msg.vote_granted and len(self.votes_received) >= self.quorum:
+        if msg.vote_granted and self._has_quorum(self.votes_received):
             self._become_leader(now)
 
     def _become_leader(self, now: float) -> None:
@@ -443,6 +545,9 @@ class RaftNode:
         self.heartbeat_deadline = now + self.settings.heartbeat_interval
         self._broadcast_append(now)
         self._advance_commit(now)
+        if self.config.joint and self.configs.latest_index <= self.commit_index:
+            # C_old,new committed under an earlier leader that never appended C_new: finish it.
+            self._append_config(Configuration(self.config.voters), now)
 
     def _become_follower(self, term: int, now: float, leader: str | None) -> None:
         """Adopt a newer term as a follower (the vote is reset with the term)."""
@@ -466,6 +571,15 @@ class RaftNode:
             self._reset_election_timer(now)
 
     def _clear_leader_state(self) -> None:
+        if self.catch_up is not None:
+            self._event(
+                "catch_up_aborted",
+                f"{self.id} stopped catching up learner {self.catch_up.server}: it is no longer "
+                f"leader",
+            )
+        self.catch_up = None
+        self.transfer_target = None
+        self.timeout_now_sent = False
         for client, request_id in self.pending_writes.values():
             self._refuse_client(client, request_id, "leadership lost")
         for read in self.pending_reads:
@@ -477,16 +591,18 @@ class RaftNode:
         self.lease_until = 0.0
         self.role = Role.FOLLOWER
         self.leader_id = None
+        self._refresh_peers()
 
     def _check_quorum(self, now: float) -> None:
         """CheckQuorum: a leader that has not heard from a majority in a timeout steps down."""
-        active = len(self.recent_active) + 1
+        active = self.recent_active | {self.id}
         self.recent_active = set()
         self.quorum_deadline = now + self.settings.election_timeout_min
-        if active < self.quorum:
+        if not self._has_quorum(active):
+            heard = len(active & self.config.members)
             self._event(
                 "step_down",
-                f"{self.id} heard from only {active} of {len(self.peers) + 1} servers in an "
+                f"{self.id} heard from only {heard} of {len(self.config.members)} voters in an "
                 f"election timeout and stepped down (CheckQuorum)",
             )
             self._clear_leader_state()
@@ -573,7 +689,12 @@ class RaftNode:
                     index=index,
                 )
                 self.log.truncate_from(index)
+                if self.configs.truncated_from(index):
+                    self._on_config_changed()
             self.log.append(entry)
+            if entry.command.config is not None:
+                self.configs.appended(index, entry.command.config)
+                self._on_config_changed()
         last_new = prev + len(msg.entries)
         if msg.leader_commit > self.commit_index:
             new_commit = min(msg.leader_commit, last_new)
@@ -630,6 +751,8 @@ class RaftNode:
         if self.role is not Role.LEADER or msg.term != self.current_term:
             return
         peer = msg.src
+        if peer not in self.next_index:
+            return  # a server removed from the configuration since: no longer replicated to
         self.recent_active.add(peer)
         if msg.seq > self.acked_seq.get(peer, 0):
             self.acked_seq[peer] = msg.seq
@@ -639,6 +762,12 @@ class RaftNode:
                 self.match_index[peer] = msg.match_index
             self.next_index[peer] = max(self.next_index[peer], self.match_index[peer] + 1)
             self._advance_commit(now)
+            if self.role is not Role.LEADER or peer not in self.next_index:
+                return  # a committed configuration removed this leader or this peer
+            if self.catch_up is not None and peer == self.catch_up.server:
+                self._on_learner_progress(now)
+            if peer == self.transfer_target:
+                self._send_timeout_now_when_current()
             if self.sent_upto.get(peer, 0) < self.log.last_index and (
                 self.match_index[peer] >= self.sent_upto.get(peer, 0)
             ):
@@ -665,9 +794,9 @@ class RaftNode:
         own = self.log.last_index
         if self.durable_index is not None:
             own = min(own, self.durable_index)
-        matches = sorted([own, *self.match_index.values()], reverse=True)
-        candidate = matches[self.quorum - 1]
-        if candidate <= self.commit_index:
+        candidate = self._agreed({**self.match_index, self.id: own})
+        before = self.commit_index
+        if candidate <= before:
             return
         if not self.settings.commit_old_terms:
             # Only an entry of the current term is committed by counting; earlier ones follow.
@@ -682,6 +811,248 @@ class RaftNode:
             index=candidate,
         )
         self._serve_reads(now)
+        if before < self.configs.latest_index <= candidate:
+            self._on_config_committed(now)
+
+    # ------------------------------------------------------- membership changes
+
+    def add_server(self, server: str, now: float) -> Output:
+        """Thesis 4.2.1 (AddServer): catch ``server`` up as a learner, then add it as a voter."""
+        self._check_change_allowed()
+        if server in self.config.members:
+            raise MembershipError(f"{server} is already a voter in {self.config.describe()}")
+        self.catch_up = CatchUp(server, 1, self.log.last_index, now)
+        self._refresh_peers()
+        self._event(
+            "learner",
+            f"{self.id} started catching up {server} as a non-voting learner (thesis 4.2.1): "
+            f"round 1 replicates up to index {self.log.last_index}",
+            server=server,
+        )
+        self._send_append(server)
+        return self._flush()
+
+    def remove_server(self, server: str, now: float) -> Output:
+        """Thesis 4.1 (RemoveServer): append a configuration without ``server``."""
+        self._check_change_allowed()
+        old = self.config.voters
+        if server not in old:
+            raise MembershipError(f"{server} is not a voter in {self.config.describe()}")
+        if len(old) == 1:
+            raise MembershipError(f"{server} is the last voter; a cluster needs at least one")
+        self._append_config(self._next_config(old - {server}), now)
+        self._apply_committed(now)
+        return self._flush()
+
+    def transfer_leadership(self, target: str, now: float) -> Output:
+        """Thesis 3.10: stop taking writes, bring ``target`` up to date, then send TimeoutNow."""
+        if self.role is not Role.LEADER:
+            raise MembershipError(f"{self.id} is not the leader; only a leader can transfer")
+        if target == self.id:
+            raise MembershipError(f"{target} is already the leader")
+        if target not in self.config.voters:
+            raise MembershipError(
+                f"{target} is not a voter in {self.config.describe()}; leadership can only go "
+                f"to a voter"
+            )
+        if self.transfer_target is not None:
+            raise MembershipError(f"a transfer to {self.transfer_target} is already under way")
+        self.transfer_target = target
+        self.transfer_deadline = now + self.settings.election_timeout_max
+        self.timeout_now_sent = False
+        self._event(
+            "transfer",
+            f"{self.id} began transferring leadership to {target} (thesis 3.10): it takes no "
+            f"new requests and brings {target} up to date",
+            target=target,
+        )
+        self._send_timeout_now_when_current()
+        if not self.timeout_now_sent:
+            self._send_append(target)
+        return self._flush()
+
+    def _check_change_allowed(self) -> None:
+        """The preconditions of a membership change; raises MembershipError saying which fails."""
+        if self.role is not Role.LEADER:
+            raise MembershipError(f"{self.id} is not the leader; send the change to the leader")
+        if self.transfer_target is not None:
+            raise MembershipError(
+                f"{self.id} is transferring leadership to {self.transfer_target}; try again after"
+            )
+        if self.catch_up is not None:
+            raise MembershipError(
+                f"{self.id} is still catching up learner {self.catch_up.server}; one change at "
+                f"a time"
+            )
+        if self.configs.latest_index > self.commit_index:
+            raise MembershipError(
+                f"the configuration entry at index {self.configs.latest_index} "
+                f"({self.config.describe()}) is not committed yet; one change at a time "
+                f"(thesis 4.1)"
+            )
+        if (
+            not self.settings.joint_consensus
+            and not self.settings.unsafe_config_change
+            and self.log.term_at(self.commit_index) != self.current_term
+        ):
+            raise MembershipError(
+                f"{self.id} has not yet committed an entry of its own term {self.current_term}; "
+                f"a new leader must do that before a single-server change (the fix for the "
+                f"single-server change bug)"
+            )
+
+    def _next_config(self, voters: frozenset[str]) -> Configuration:
+        """The configuration to append: C_new directly, or C_old,new first in joint mode."""
+        if self.settings.joint_consensus:
+            return Configuration(voters, old_voters=self.config.voters)
+        return Configuration(voters)
+
+    def _append_config(self, config: Configuration, now: float) -> None:
+        """Thesis 4.1: append a configuration entry; it is in force from this moment."""
+        index = self._append_local(Command(Op.CONFIG, config=config), now)
+        self._event(
+            "config",
+            f"{self.id} appended configuration {config.describe()} at index {index}; it counts "
+            f"from now on, before it commits",
+            index=index,
+        )
+        self._broadcast_append(now)
+        self._advance_commit(now)
+
+    def _refresh_peers(self) -> None:
+        """Talk to the configuration's voters (and, as leader, the learner being caught up)."""
+        others = set(self.config.members)
+        if self.role is Role.LEADER and self.catch_up is not None:
+            others.add(self.catch_up.server)
+        others.discard(self.id)
+        self.peers = tuple(sorted(others))
+        if self.role is not Role.LEADER:
+            return
+        for gone in [p for p in self.next_index if p not in others]:
+            # Thesis 4.2.3: the leader stops replicating to a server once it is removed.
+            del self.next_index[gone]
+            self.match_index.pop(gone, None)
+            self.acked_seq.pop(gone, None)
+            self.sent_upto.pop(gone, None)
+        for peer in self.peers:
+            if peer not in self.next_index:
+                self.next_index[peer] = self.log.last_index + 1
+                self.match_index[peer] = 0
+                self.acked_seq[peer] = 0
+
+    def _on_config_changed(self) -> None:
+        """A configuration entry was appended or truncated away: adopt the latest one."""
+        if self.catch_up is not None and self.catch_up.server in self.config.members:
+            self.catch_up = None  # the learner is a voter now
+        self._refresh_peers()
+
+    def _on_config_committed(self, now: float) -> None:
+        """Paper section 6 and thesis 4.2.2: after C_old,new append C_new; leave if removed."""
+        config = self.config
+        self._event(
+            "config_committed",
+            f"{self.id} committed configuration {config.describe()}",
+            index=self.configs.latest_index,
+        )
+        if config.joint:
+            self._append_config(Configuration(config.voters), now)
+            return
+        if self.id not in config.members:
+            self._event(
+                "step_down",
+                f"{self.id} committed its own removal and stepped down as leader of term "
+                f"{self.current_term} (thesis 4.2.2)",
+            )
+            self._broadcast_append(now)  # tell the others the removal is committed
+            self._clear_leader_state()
+            self._reset_election_timer(now)
+
+    def _check_catch_up(self, now: float) -> None:
+        """Thesis 4.2.1: give up on a learner whose round never finishes (down, cut off)."""
+        c = self.catch_up
+        limit = CATCH_UP_ROUNDS * self.settings.election_timeout_max
+        if c is None or now - c.round_started < limit:
+            return
+        self._event(
+            "catch_up_aborted",
+            f"{self.id} gave up adding {c.server}: round {c.round} did not finish in "
+            f"{limit:g} ms (is {c.server} down or cut off?)",
+        )
+        self.catch_up = None
+        self._refresh_peers()
+
+    def _on_learner_progress(self, now: float) -> None:
+        """Thesis 4.2.1: a round that ends within an election timeout makes the learner a voter."""
+        c = self.catch_up
+        assert c is not None
+        if self.match_index[c.server] < c.round_end:
+            return
+        took = now - c.round_started
+        if took < self.settings.election_timeout_min:
+            self._event(
+                "learner_ready",
+                f"{c.server} finished catch-up round {c.round} in {took:.0f} ms, under an "
+                f"election timeout: {self.id} adds it as a voter",
+            )
+            self._append_config(self._next_config(self.config.voters | {c.server}), now)
+            return
+        if c.round >= CATCH_UP_ROUNDS:
+            self._event(
+                "catch_up_aborted",
+                f"{self.id} gave up adding {c.server}: after {c.round} rounds it still needs "
+                f"longer than an election timeout to catch up",
+            )
+            self.catch_up = None
+            self._refresh_peers()
+            return
+        self.catch_up = CatchUp(c.server, c.round + 1, self.log.last_index, now)
+        self._event(
+            "learner",
+            f"{c.server} took {took:.0f} ms for round {c.round}; round {c.round + 1} replicates "
+            f"up to index {self.log.last_index}",
+        )
+
+    def _send_timeout_now_when_current(self) -> None:
+        """Thesis 3.10: once the target's log matches ours, tell it to campaign now."""
+        target = self.transfer_target
+        if target is None or self.timeout_now_sent:
+            return
+        if self.match_index.get(target, 0) < self.log.last_index:
+            return
+        self.timeout_now_sent = True
+        self._event(
+            "transfer",
+            f"{target} is up to date; {self.id} sent it TimeoutNow",
+            target=target,
+        )
+        self._send(TimeoutNow(self.id, target, self.current_term))
+
+    def _abort_transfer(self, now: float) -> None:
+        """Thesis 3.10: the target did not win within an election timeout; take writes again."""
+        self._event(
+            "transfer_aborted",
+            f"{self.transfer_target} did not take over within an election timeout: {self.id} "
+            f"aborted the transfer and takes requests again",
+        )
+        self.transfer_target = None
+        self.timeout_now_sent = False
+
+    def _on_timeout_now(self, msg: TimeoutNow, now: float) -> None:
+        """Thesis 3.10, TimeoutNow receiver: start an election at once, skipping PreVote."""
+        if msg.term < self.current_term or self.role is Role.LEADER:
+            self._event(
+                "transfer_ignored",
+                f"{self.id} ignored a stale TimeoutNow from {msg.src} (term {msg.term})",
+            )
+            return
+        if not self.campaigns():
+            self._event(
+                "not_voter",
+                f"{self.id} ignored TimeoutNow from {msg.src}: it is not a voter in "
+                f"{self.config.describe()}",
+            )
+            return
+        self._start_election(now, f"was told by {msg.src} to time out", transfer=True)
 
     # ------------------------------------------------------------------ clients
 
@@ -699,6 +1070,11 @@ class RaftNode:
             return
         if self.role is not Role.LEADER:
             self._refuse_client(msg.src, msg.request_id, "not the leader", self.leader_id)
+            return
+        if self.transfer_target is not None:
+            # Thesis 3.10: new requests would only be lost or delayed by the coming election.
+            why = f"leadership transfer to {self.transfer_target} in progress"
+            self._refuse_client(msg.src, msg.request_id, why, self.transfer_target)
             return
         if cmd.op is Op.GET and msg.read_mode is not ReadMode.LOG:
             self._start_read(msg, now)
@@ -722,6 +1098,9 @@ class RaftNode:
 
     def _append_local(self, cmd: Command, now: float) -> int:
         self.log.append(LogEntry(self.current_term, cmd, round(now, 3)))
+        if cmd.config is not None:
+            self.configs.appended(self.log.last_index, cmd.config)
+            self._on_config_changed()
         return self.log.last_index
 
     def _start_read(self, msg: ClientRequest, now: float) -> None:
@@ -745,8 +1124,7 @@ class RaftNode:
 
     def _on_round_acknowledged(self, now: float) -> None:
         """A majority acknowledged round ``seq``: extend the lease, confirm ReadIndex reads."""
-        seqs = sorted([self.seq, *self.acked_seq.values()], reverse=True)
-        confirmed = seqs[self.quorum - 1]
+        confirmed = self._agreed({**self.acked_seq, self.id: self.seq})
         sent = self.round_sent.get(confirmed)
         if sent is not None:
             self.lease_until = max(self.lease_until, sent + self.settings.lease_duration)
@@ -827,5 +1205,6 @@ _HANDLERS: dict[type[Message], Callable[[RaftNode, Any, float], None]] = {
     AppendEntries: RaftNode._on_append_entries,
     AppendEntriesReply: RaftNode._on_append_entries_reply,
     ClientRequest: RaftNode._on_client_request,
+    TimeoutNow: RaftNode._on_timeout_now,
 }
 

@@ -61,8 +61,8 @@ class KVStateMachine:
 
     def _execute(self, cmd: Command, now: float) -> Result:
         match cmd.op:
-            case Op.NOOP:
-                return OK
+            case Op.NOOP | Op.CONFIG:
+                return OK  # a configuration entry changes the cluster, not the data
             case Op.SET:
                 assert cmd.value is not None
                 self.data[cmd.key] = cmd.value

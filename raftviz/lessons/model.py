@@ -553,7 +553,7 @@ def _value_problems(command: dict[str, Any], protocol: str) -> list[str]:
     """What the dispatcher would refuse later, found now: operations, read modes, settings."""
     problems = []
     if command["type"] == "client":
-        ops = [op.value for op in Op if op is not Op.NOOP]
+        ops = [op.value for op in Op if op not in (Op.NOOP, Op.CONFIG)]
         if command["op"] not in ops:
             problems.append(f"unknown operation {command['op']!r}; use {', '.join(ops)}")
         if command["op"] in ("set", "cas") and command.get("value") is None:

@@ -421,6 +421,8 @@ def entry_from_json(item: Any, where: str) -> LogEntry:
         op = Op(item.get("op", "noop"))
     except ValueError:
         raise CommandError(f"{where}.op is not a known operation") from None
+    if op is Op.CONFIG:
+        raise CommandError(f"{where}.op: configuration entries come from add_server/remove_server")
     texts = {}
     for name in ("key", "value", "expected", "client"):
         v = item.get(name)

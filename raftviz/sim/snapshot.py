@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from raftviz.core.log import RaftLog
+from raftviz.core.membership import Configuration
 from raftviz.core.paxos import PaxosNode, PaxosPersistent
 from raftviz.core.raft import PersistentState, RaftNode, Role
 from raftviz.sim.engine.clients import OpRecord
@@ -128,9 +129,10 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
             inbox=0,
             disk=_disk(cluster, host),
         )
+        base.update(_membership(cluster, host.id, p.configs.latest if p.configs else None, leader))
         return base
     election = None
-    if node.role is not Role.LEADER:
+    if node.role is not Role.LEADER and node.campaigns():  # learners never time out
         elapsed = max(local - node.election_started_at, 0.0)
         election = {
             "timeout": round(node.election_timeout, 3),
@@ -147,6 +149,7 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
             "lease_remaining": round(max(node.lease_until - local, 0.0), 3),
             "heartbeat_in": round(max(node.heartbeat_deadline - local, 0.0), 3),
             "pending_reads": len(node.pending_reads),
+            "transfer_to": node.transfer_target,
         }
     base.update(
         role=node.role.value,
@@ -167,6 +170,9 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
         inbox=len(host.inbox),
         disk=_disk(cluster, host),
     )
+    base.update(_membership(cluster, host.id, node.config, leader))
+    if node.role is Role.LEADER:
+        base["config"]["learner"] = node.catch_up.server if node.catch_up else None
     return base
 
 
@@ -200,6 +206,25 @@ def _disk(cluster: Cluster, host: NodeHost) -> dict[str, Any]:
         },
         "writes": disk.writes if disk is not None else 0,
     }
+
+
+def _membership(
+    cluster: Cluster, node_id: str, own: Configuration | None, leader: Node | None
+) -> dict[str, Any]:
+    """The node's own configuration, and its place in the configuration the leader uses.
+
+    ``membership`` is "voter", "learner" (being caught up, thesis 4.2.1) or "removed", judged
+    by the leader's latest configuration (by the node's own when there is no leader).
+    """
+    config = own or Configuration.of(cluster.config.node_ids())
+    judge = leader.config if isinstance(leader, RaftNode) else config
+    if isinstance(leader, RaftNode) and leader.catch_up and leader.catch_up.server == node_id:
+        membership = "learner"
+    elif node_id in judge.members:
+        membership = "voter"
+    else:
+        membership = "removed"
+    return {"config": config.to_json(), "membership": membership}
 
 
 def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, Any]:

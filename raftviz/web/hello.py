@@ -67,6 +67,16 @@ _SETTING_TEXT: dict[str, tuple[str, str]] = {
         "Teaching: unsafe lease",
         "UNSAFE: the read lease outlives the election timeout.",
     ),
+    "joint_consensus": (
+        "Joint consensus",
+        "Membership changes go through C_old,new, counting majorities of both old and new "
+        "voters (paper section 6), instead of one server at a time (thesis 4.1).",
+    ),
+    "unsafe_config_change": (
+        "Teaching: change before committing",
+        "UNSAFE: a new leader may change the membership before it commits an entry of its own "
+        "term (the single-server change bug: two leaders of one term).",
+    ),
 }
 
 

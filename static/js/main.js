@@ -21,6 +21,7 @@ import * as inspector from "./views/inspector.js";
 import * as lesson from "./views/lesson.js";
 import * as logs from "./views/logs.js";
 import * as metrics from "./views/metrics.js";
+import * as membership from "./views/membership.js";
 import * as narration from "./views/narration.js";
 import * as paxos from "./views/paxos.js";
 import * as safety from "./views/safety.js";
@@ -259,6 +260,7 @@ function renderStartHint(snap) {
   byId("start-hint").hidden = !(snap.time === 0 && !snap.player?.playing);
 }
 byId("btn-start").addEventListener("click", () => player("play"));
+byId("btn-add-server").addEventListener("click", () => command({ type: "add_server" }));
 
 function renderAll() {
   const snap = store.snapshot;
@@ -268,6 +270,7 @@ function renderAll() {
     renderStartHint(snap);
   });
   timed("cluster", () => cluster.render(clusterSvg, snap));
+  timed("membership", () => membership.renderBanner(byId("config-banner"), snap));
   timed("logs", () => logs.render(logsRoot, snap));
   timed("timeline", () => timeline.render(null, snap));
   timed("controls", () => controls.render(null, snap));

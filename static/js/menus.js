@@ -2,6 +2,7 @@
 // deliver/drop. The same actions are reachable by keyboard and from the inspector.
 
 import { attr, byId, el } from "./dom.js";
+import * as membership from "./views/membership.js";
 
 // A slow disk: longer than the default election timeout (150-300 ms), so a leader whose
 // heartbeats wait behind it loses its followers (the slow-disk lesson).
@@ -74,6 +75,7 @@ export class Menus {
         text: paused ? "Resume" : "Pause", onclick: cmd({ type: paused ? "resume" : "pause", node: id }) }),
       el("button", { type: "button", "data-testid": "action-timeout", title: "t: force an election timeout now", disabled: crashed || paused,
         text: "Time out now", onclick: cmd({ type: "timeout", node: id }) }),
+      ...membership.nodeButtons(n, this.ctx.store.snapshot, cmd),
       ...this.diskButton(id, n),
     ];
   }

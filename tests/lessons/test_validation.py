@@ -132,8 +132,9 @@ def test_bad_command_fields_and_values() -> None:
         "delete, cas, acquire, release",
         "lessons/demo.yaml: step 's' actions[2].command: unknown setting 'election_timeout'; "
         "settings are check_quorum, commit_old_terms, election_timeout_max, "
-        "election_timeout_min, fast_backup, heartbeat_interval, lease_drift_bound, max_batch, "
-        "no_majority, noop_on_election, pre_vote, unsafe_lease",
+        "election_timeout_min, fast_backup, heartbeat_interval, joint_consensus, "
+        "lease_drift_bound, max_batch, no_majority, noop_on_election, pre_vote, "
+        "unsafe_config_change, unsafe_lease",
         "lessons/demo.yaml: step 's' actions[3].command: unknown reference '$boss'; use $leader, "
         "$follower or $follower1..$follower8",
     ]

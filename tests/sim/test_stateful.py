@@ -6,19 +6,21 @@ forced timeouts and client operations in every read mode, on clusters of 1 to 7 
 PreVote, CheckQuorum and fast back-up switched at random. After every step every Figure 3
 invariant and linearizability must hold; the same machine runs against Multi-Paxos and Basic
 Paxos with the Paxos invariants. Rewinding and running forward again must reproduce the run
-exactly, and once the faults stop the cluster must elect a leader and converge.
+exactly, and once the faults stop the cluster must elect a leader and converge. A third machine
+interleaves membership changes (single-server or joint consensus) and leadership transfers with
+all of those faults.
 """
 
 from __future__ import annotations
 
 import json
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from raftviz.core.raft import RaftSettings
-from raftviz.sim.engine.cluster import ClusterConfig, CommandError
+from raftviz.core.raft import RaftNode, RaftSettings
+from raftviz.sim.engine.cluster import Cluster, ClusterConfig, CommandError
 from raftviz.sim.history import History, config_from_json, logs_converged
 from raftviz.sim.snapshot import snapshot
 
@@ -60,13 +62,15 @@ class RaftUnderFaults(RuleBasedStateMachine):
         self.size = size
 
     def node(self, i: int) -> str:
-        return f"n{i % self.size + 1}"
+        ids = list(self.history.cluster.hosts)  # servers added while running count too
+        return ids[i % len(ids)]
 
-    def command(self, data: dict[str, object]) -> None:
+    def command(self, data: dict[str, object]) -> bool:
         try:
             self.history.apply_json(data)
         except CommandError:
-            pass  # e.g. crashing a node that is already down: refused, nothing changes
+            return False  # e.g. crashing a node that is already down: refused, nothing changes
+        return True
 
     # ------------------------------------------------------------------ time
 
@@ -124,7 +128,7 @@ class RaftUnderFaults(RuleBasedStateMachine):
     @rule(assignment=st.lists(st.integers(min_value=0, max_value=2), min_size=9, max_size=9))
     def partition(self, assignment: list[int]) -> None:
         groups: list[list[str]] = [[], [], []]
-        for i in range(self.size):
+        for i in range(len(self.history.cluster.hosts)):
             groups[assignment[i]].append(self.node(i))
         self.command({"type": "partition", "groups": [g for g in groups if g]})
 
@@ -200,12 +204,13 @@ class RaftUnderFaults(RuleBasedStateMachine):
         h = self.history
         self.command({"type": "heal"})
         self.command({"type": "network", "latency_min": 10.0, "latency_max": 20.0})
-        for i in range(self.size):
+        for i in range(len(h.cluster.hosts)):
             self.command({"type": "resume", "node": self.node(i)})
             self.command({"type": "restart", "node": self.node(i)})
             self.command({"type": "clock", "node": self.node(i), "rate": 1.0})
         self.command({"type": "disk", "fsync_ms": 2.0})
         assert h.run_until_condition(lambda c: c.leader is not None, max_ms=20_000)
+        self.retire_removed_servers()
         # A fresh write in the leader's term makes every earlier entry commit everywhere.
         # (A fresh client each time: an earlier settle's write may still be in flight.)
         self.settles = getattr(self, "settles", 0) + 1
@@ -214,6 +219,71 @@ class RaftUnderFaults(RuleBasedStateMachine):
         assert h.run_until_condition(logs_converged, max_ms=20_000), [
             (n.id, n.role, n.log.last_index, n.commit_index) for n in h.cluster.live_nodes()
         ]
+
+
+    def retire_removed_servers(self) -> None:
+        """Membership machine only: the operator shuts down servers the leader no longer has."""
+
+
+class RaftMembershipUnderFaults(RaftUnderFaults):
+    """Adding, removing and transferring, interleaved with every fault above."""
+
+    @initialize(
+        size=st.integers(min_value=1, max_value=5),
+        seed=st.integers(min_value=0, max_value=2**32),
+        pre_vote=st.booleans(),
+        check_quorum=st.booleans(),
+        joint=st.booleans(),
+    )
+    def build(  # type: ignore[override]
+        self, size: int, seed: int, pre_vote: bool, check_quorum: bool, joint: bool
+    ) -> None:
+        settings = RaftSettings(pre_vote=pre_vote, check_quorum=check_quorum,
+                                joint_consensus=joint)
+        self.history = History(
+            ClusterConfig(size=size, seed=seed, settings=settings), checkpoint_every=250.0
+        )
+        self.size = size
+
+    @rule(again=st.one_of(st.none(), NODE_INDEX))
+    def add_server(self, again: int | None) -> None:
+        # Give an election a chance first: adds otherwise mostly meet "no leader".
+        self.history.run_until_condition(lambda c: c.leader is not None, max_ms=1000)
+        data: dict[str, object] = {"type": "add_server"}
+        if again is not None:
+            data["node"] = self.node(again)  # a removed server coming back
+        event(f"add_server accepted: {self.command(data)}")
+
+    @rule(i=NODE_INDEX)
+    def remove_server(self, i: int) -> None:
+        done = self.command({"type": "remove_server", "node": self.node(i)})
+        event(f"remove_server accepted: {done}")
+
+    @rule(i=NODE_INDEX)
+    def transfer_leadership(self, i: int) -> None:
+        done = self.command({"type": "transfer_leadership", "node": self.node(i)})
+        event(f"transfer_leadership accepted: {done}")
+
+    def retire_removed_servers(self) -> None:
+        h = self.history
+
+        def settled(c: Cluster) -> bool:
+            """A leader with no change under way: its configuration is final and committed."""
+            n = c.hosts[c.leader].node if c.leader else None
+            return (
+                isinstance(n, RaftNode)
+                and n.catch_up is None
+                and not n.config.joint
+                and n.configs.latest_index <= n.commit_index
+            )
+
+        assert h.run_until_condition(settled, max_ms=20_000)
+        leader = h.cluster.hosts[h.cluster.leader or ""].node
+        assert isinstance(leader, RaftNode)
+        for host in list(h.cluster.hosts.values()):
+            if host.id not in leader.config.members and host.node is not None:
+                self.command({"type": "crash", "node": host.id})
+        assert h.run_until_condition(lambda c: c.leader is not None, max_ms=20_000)
 
 
 class PaxosUnderFaults(RaftUnderFaults):
@@ -256,5 +326,7 @@ SETTINGS = settings(
 )
 TestRaftUnderFaults = RaftUnderFaults.TestCase
 TestRaftUnderFaults.settings = SETTINGS
+TestRaftMembershipUnderFaults = RaftMembershipUnderFaults.TestCase
+TestRaftMembershipUnderFaults.settings = SETTINGS
 TestPaxosUnderFaults = PaxosUnderFaults.TestCase
 TestPaxosUnderFaults.settings = SETTINGS

@@ -195,6 +195,40 @@ def check_disk(page: Page) -> None:
     assert _node(page, "n1")["disk"]["slow"] is False
 
 
+def _settled_leader(page: Page) -> str:
+    """A leader that has committed an entry of its term (so it may change the membership)."""
+    leader = _elect(page)
+    page.player(action="advance", ms=300)
+    assert page.state["leader"] == leader
+    return leader
+
+
+def check_add_server(page: Page) -> None:
+    leader = _settled_leader(page)
+    page.command(type="add_server")
+    assert _node(page, "n6")["membership"] == "learner"
+    page.player(action="advance", ms=500)
+    assert _node(page, "n6")["membership"] == "voter"
+    assert "n6" in _node(page, leader)["config"]["voters"]
+
+
+def check_remove_server(page: Page) -> None:
+    leader = _settled_leader(page)
+    other = next(n for n in ("n1", "n2") if n != leader)
+    page.command(type="remove_server", node=other)
+    assert _node(page, other)["membership"] == "removed"
+    assert other not in _node(page, leader)["config"]["voters"]
+
+
+def check_transfer_leadership(page: Page) -> None:
+    leader = _settled_leader(page)
+    target = next(n for n in ("n1", "n2") if n != leader)
+    page.command(type="transfer_leadership", node=target)
+    assert _node(page, leader)["leader_state"]["transfer_to"] == target
+    page.player(action="advance", ms=300)
+    assert page.state["leader"] == target
+
+
 CHECKS: dict[str, Check] = {
     "crash": check_crash,
     "restart": check_restart,
@@ -217,6 +251,9 @@ CHECKS: dict[str, Check] = {
     "settings": check_settings,
     "workload": check_workload,
     "disk": check_disk,
+    "add_server": check_add_server,
+    "remove_server": check_remove_server,
+    "transfer_leadership": check_transfer_leadership,
 }
 
 

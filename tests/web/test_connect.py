@@ -43,6 +43,7 @@ def test_hello_then_a_full_frame(server: Server) -> None:
         "no_majority",
         "commit_old_terms",
         "unsafe_lease",
+        "unsafe_config_change",
     }
     assert all(s["label"] and s["help"] for s in schema.values())
     paxos = hello["paxos_settings_schema"]

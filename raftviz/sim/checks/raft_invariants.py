@@ -29,6 +29,9 @@ INVARIANTS: dict[str, str] = {
     "State Machine Safety": "no two servers apply different entries at the same log index",
     "Term Monotonic": "a server's current term never decreases",
     "Commit Within Log": "a server's commit index never exceeds its log",
+    # A separate check (membership_invariants), registered here so the panel lists it.
+    "Configuration Overlap": "leaders of the same term cannot be elected by majorities of "
+    "different configurations (thesis 4.1)",
     "Linearizability": "every client operation appears to take effect at one instant between "
     "its invocation and its response",
 }

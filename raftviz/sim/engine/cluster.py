@@ -35,6 +35,7 @@ from raftviz.core.paxos import PaxosNode, PaxosPersistent, PaxosSettings
 from raftviz.core.raft import Output, PersistentState, RaftNode, RaftSettings, Role
 from raftviz.sim.checks.linearizability import LinearizabilityChecker, OpKind
 from raftviz.sim.checks.linearizability import Op as LinOp
+from raftviz.sim.checks.membership_invariants import ConfigurationCheck
 from raftviz.sim.checks.paxos_invariants import PaxosMonitor
 from raftviz.sim.checks.raft_invariants import Monitor, SafetyMonitor
 from raftviz.sim.engine.clients import Client, ClientSettings, OpRecord, Status
@@ -239,6 +240,7 @@ class Cluster:
             else SafetyMonitor(self.node_ids)
         )
         self.linearizability = LinearizabilityChecker()
+        self.config_check = ConfigurationCheck() if config.protocol == "raft" else None
         self.metrics: dict[str, float] = {
             "elections": 0,
             "leader_changes": 0,
@@ -319,7 +321,8 @@ class Cluster:
         if isinstance(p, PaxosPersistent) and isinstance(s, PaxosSettings):
             host.node = PaxosNode(host.id, self.node_ids, s, rng, local, p)
         elif isinstance(p, PersistentState) and isinstance(s, RaftSettings):
-            host.node = RaftNode(host.id, self.node_ids, s, rng, local, p)
+            # The initial voters: a server added later learns the rest from the leader's log.
+            host.node = RaftNode(host.id, self.config.node_ids(), s, rng, local, p)
             host.disk = Disk(host.fsync_ms, p)
             host.node.durable_index = p.log.last_index
         else:  # pragma: no cover - the constructor keeps them in step
@@ -343,6 +346,8 @@ class Cluster:
             self._send(msg)
         self._reschedule_timer(host)
         self.monitor.observe(self, [host], out.events)
+        if self.config_check is not None and out.events:
+            self.config_check.observe(self, host, out.events)
         if out.events and any(e.kind in ("leader", "step_down", "term", "election")
                               for e in out.events):
             self.update_leader()
@@ -824,6 +829,20 @@ class Cluster:
                 self._reschedule_timer(host)
         described = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
         self._narrate("cluster", "settings", f"settings changed: {described}")
+
+    def add_host(self, node: str) -> NodeHost:
+        """Start a new server with an empty log (the operator's part of adding a server)."""
+        host = NodeHost(node)
+        host.clock_base_real = host.clock_base_local = self.now
+        host.fsync_ms = self.config.fsync_ms
+        self.hosts[node] = host
+        self.node_ids = (*self.node_ids, node)
+        self._boot(host)
+        self._narrate(
+            node, "membership", f"{node} started with an empty log; it waits for the leader"
+        )
+        self._after_fault([host])
+        return host
 
     def _after_fault(self, hosts: list[NodeHost]) -> None:
         self.monitor.observe(self, hosts)

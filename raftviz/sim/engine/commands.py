@@ -17,6 +17,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from raftviz.core.messages import Command, Op, ReadMode
+from raftviz.sim.engine import membership
 from raftviz.sim.engine.cluster import Cluster, CommandError
 from raftviz.sim.engine.network import LinkParams
 
@@ -194,12 +195,35 @@ class SetDisk(SimCommand):
     node: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AddServer(SimCommand):
+    """Thesis 4.1/4.2.1: a new server (or a removed one, by name) joins via the leader."""
+
+    type: ClassVar[str] = "add_server"
+    node: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveServer(SimCommand):
+    type: ClassVar[str] = "remove_server"
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferLeadership(SimCommand):
+    """Thesis 3.10: the leader hands leadership to ``node``."""
+
+    type: ClassVar[str] = "transfer_leadership"
+    node: str
+
+
 COMMANDS: dict[str, type[SimCommand]] = {
     cls.type: cls
     for cls in (
         Crash, Restart, Pause, Resume, TimeoutNow, SetClockRate, ClientOp, FencedWrite,
         PauseClient, ResumeClient, Partition, Heal, CutLink, RestoreLink, SetNetwork,
         ManualDelivery, DeliverMessage, DropMessage, ChangeSettings, Workload, SetDisk,
+        AddServer, RemoveServer, TransferLeadership,
     )
 }
 
@@ -301,8 +325,10 @@ def _client_op(cluster: Cluster, cmd: ClientOp) -> None:
         raise CommandError(
             f"unknown operation {cmd.op!r}; use set, get, delete, cas, acquire or release"
         ) from None
-    if op is Op.NOOP:
-        raise CommandError("clients cannot propose no-ops")
+    if op in (Op.NOOP, Op.CONFIG):
+        raise CommandError(
+            "clients cannot propose no-ops or configuration entries; use add_server/remove_server"
+        )
     try:
         mode = ReadMode(cmd.read_mode)
     except ValueError:
@@ -363,4 +389,7 @@ _HANDLERS: dict[type[SimCommand], Callable[[Cluster, Any], None]] = {
     ChangeSettings: lambda c, m: c.set_settings(m.changes),
     Workload: _workload,
     SetDisk: lambda c, m: c.set_disk(m.node, m.fsync_ms),
+    AddServer: lambda c, m: membership.add_server(c, m.node),
+    RemoveServer: lambda c, m: membership.remove_server(c, m.node),
+    TransferLeadership: lambda c, m: membership.transfer_leadership(c, m.node),
 }

@@ -51,8 +51,14 @@ def state_signature(state: PersistentState) -> Signature:
 
 
 def copy_state(node: RaftNode | PersistentState) -> PersistentState:
-    """A private copy (full log chunks are shared, so this copies at most the log's tail)."""
-    return PersistentState(node.current_term, node.voted_for, copy.deepcopy(node.log))
+    """A private copy (full log chunks are shared, so this copies at most the log's tail).
+
+    The configuration history is derived from the log's entries, so the log's signature
+    covers it; it is copied along so a restart sees the same configurations.
+    """
+    return PersistentState(
+        node.current_term, node.voted_for, copy.deepcopy(node.log), copy.deepcopy(node.configs)
+    )
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@
 import { attr, el, keyed, svg, text } from "../dom.js";
 import { byNodeId } from "../format.js";
 import * as paxos from "./paxos.js";
+import * as membership from "./membership.js";
 
 const DRAG_START_PX = 6;
 const TWEEN_MS = 220;
@@ -210,7 +211,11 @@ class ClusterView {
       const px = paxos.isPaxos(snap);
       const fullWord = px ? paxos.roleWord(n, snap) : ROLE_WORD[role] || role;
       let roleWord = px && snap.nodes.length > 5 ? paxos.roleWordShort(n, snap) : fullWord;
+      const member = px ? null : membership.membershipWord(n);
+      if (member) roleWord = state === "crashed" ? `${member} · ${roleWord}` : member;
       if (state === "paused") roleWord = `PAUSED · ${roleWord}`;
+      g.classList.toggle("member-learner", n.membership === "learner");
+      g.classList.toggle("member-removed", n.membership === "removed");
       text(parts.role, `${roleWord} `);
       if (px) attr(g, "data-paxos-role", fullWord.split(" ")[0].toLowerCase());
       let detail = `term ${n.term}`;
@@ -218,7 +223,7 @@ class ClusterView {
         detail = paxos.detail(n);
         if (role === "candidate" && n.state !== "crashed") detail += ` · ${(n.votes || []).length}/${majority} promises`;
       } else if (role === "candidate" || role === "pre-candidate") {
-        detail += ` · ${(n.votes || []).length}/${majority} votes`;
+        detail += ` · ${(n.votes || []).length}/${membership.votesNeeded(n, majority)} votes`;
       } else if (role === "leader") {
         // Not the lease's milliseconds: a label changing every frame costs a relayout of the
         // whole drawing. The outer arc shows the lease; the inspector gives the number.

@@ -3,6 +3,7 @@
 
 import { attr, el, keyed, text } from "../dom.js";
 import { byNodeId, ms } from "../format.js";
+import * as membership from "./membership.js";
 import * as paxos from "./paxos.js";
 
 function nodeRows(n) {
@@ -26,6 +27,7 @@ function nodeRows(n) {
   }
   if (n.state === "paused") rows.push(["messages waiting", n.inbox ?? 0]);
   if (n.disk) rows.push(...diskRows(n.disk));
+  rows.push(...membership.rows(n));
   const ls = n.leader_state;
   if (ls) {
     rows.push(["next heartbeat", `in ${ms(ls.heartbeat_in)}`]);
@@ -109,7 +111,7 @@ class Inspector {
         text(this.title, n.id);
         rows = paxos.isPaxos(snap) ? paxos.inspectorRows(n, snap, ms) : nodeRows(n);
         if (paxos.isPaxos(snap)) text(this.chip, n.state === "crashed" ? "crashed" : paxos.roleWord(n, snap).replace(/ \(.*\)$/, "").toLowerCase());
-        actionsKey = `node:${n.id}:${n.state}:${n.disk?.slow ?? ""}`;
+        actionsKey = `node:${n.id}:${n.state}:${n.membership}:${n.id === snap.leader}:${!!snap.leader}:${n.disk?.slow ?? ""}`;
         buildActions = () => this.ctx.nodeActions(n.id);
         const ls = n.leader_state;
         if (ls?.next_index) {
