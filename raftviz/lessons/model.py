@@ -21,8 +21,6 @@ import jsonschema
 import yaml
 
 from raftviz.core.messages import Op, ReadMode
-from raftviz.core.paxos import PaxosSettings
-from raftviz.core.raft import RaftSettings
 from raftviz.lessons.markdown import markdown_problems
 from raftviz.lessons.probes import (
     condition_problems,
@@ -31,6 +29,7 @@ from raftviz.lessons.probes import (
     probe_problems,
 )
 from raftviz.lessons.schema import LESSON_SCHEMA
+from raftviz.sim import config as config_schema
 from raftviz.sim.engine.cluster import ClusterConfig, CommandError
 from raftviz.sim.engine.commands import COMMANDS, parse_command
 from raftviz.sim.history import config_from_json
@@ -562,16 +561,12 @@ def _value_problems(command: dict[str, Any], protocol: str) -> list[str]:
         problems.append(f"unknown read mode {command['read_mode']!r}; use "
                         + ", ".join(m.value for m in ReadMode))
     if command["type"] == "settings":
-        defaults: Any = PaxosSettings() if protocol == "paxos" else RaftSettings()
-        names = {f.name for f in fields(defaults)}
+        section = "paxos" if protocol == "paxos" else "settings"
         for name, value in command["changes"].items():
-            if name not in names:
-                problems.append(f"unknown setting {name!r}; settings are "
-                                + ", ".join(sorted(names)))
-                continue
-            expected = type(getattr(defaults, name))
-            if (expected is bool) != isinstance(value, bool):
-                problems.append(f"setting {name} takes a {expected.__name__}, got {value!r}")
+            try:
+                config_schema.check_changes(section, {name: value})
+            except CommandError as exc:
+                problems.append(str(exc))
     return problems
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from raftviz.service.frame_state import FrameState
 from raftviz.sim.engine.cluster import MAX_NODES, ClusterConfig, CommandError
+from raftviz.sim.engine.errors import WorkLimitError
 from raftviz.sim.history import CONDITIONS, MAX_TRACE_TIME, History, config_from_json
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ class Session:
         self.last_activity = now
         self.used = False  # any event accepted yet
         self.played_until = now  # real time up to which playback has advanced the run
+        self.stopped: str | None = None  # why playback last stopped by itself (a work guard)
         self.connections: dict[str, Connection] = {}
         self.classroom: Classroom | None = None  # students following this session
         # A guided lesson (raftviz/web/lesson_events.py); while it runs, history is its History.
@@ -156,7 +158,7 @@ class Session:
     def player_state(self) -> dict[str, Any]:
         """The ``player`` block of a frame (docs/protocol.md)."""
         h = self.history
-        return {
+        state: dict[str, Any] = {
             "playing": self.playing,
             "speed": self.speed,
             "now": round(h.now, 3),
@@ -165,6 +167,9 @@ class Session:
             "checkpoints": len(h.checkpoints),
             "manual": h.cluster.network.manual,
         }
+        if self.stopped is not None:
+            state["stopped"] = self.stopped
+        return state
 
     def need_full_frames(self) -> None:
         """Every page must be sent a full frame next (after a jump back, reset or import)."""
@@ -204,6 +209,7 @@ class Session:
                 "seek back or reset"
             )
         self.playing = True
+        self.stopped = None
         self.played_until = now
 
     def pause(self) -> None:
@@ -238,9 +244,11 @@ class Session:
         if not 0 <= target <= self.limits.max_time:
             raise CommandError(f"time must be within 0..{self.limits.max_time:g} ms")
         back = target < h.now
-        h.seek(target)
-        if back:
-            self.need_full_frames()
+        try:
+            h.seek(target)
+        finally:
+            if back:  # also when a work guard stopped the replay part of the way
+                self.need_full_frames()
         self._bound_memory()
         return back
 
@@ -271,15 +279,20 @@ class Session:
         c = h.cluster
         target = min(h.now + real_ms * self.speed, self.limits.max_time)
         on_time = True
-        while True:
-            t = c.next_event_time()
-            if t is None or t > target:
-                h.run_until(target)
-                break
-            h.step()
-            if clock() > deadline:
-                on_time = False
-                break
+        try:
+            with h.metered():
+                while True:
+                    t = c.next_event_time()
+                    if t is None or t > target:
+                        h.run_until(target)
+                        break
+                    h.step()
+                    if clock() > deadline:
+                        on_time = False
+                        break
+        except WorkLimitError as exc:
+            self.playing = False  # the page learns why from player.stopped
+            self.stopped = str(exc)
         if h.now >= self.limits.max_time:
             self.playing = False
         self._bound_memory()

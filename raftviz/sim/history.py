@@ -13,18 +13,23 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
-from enum import StrEnum
-from typing import Any
+import math
+import time as wall
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from raftviz.core.messages import Command, LogEntry, Op
 from raftviz.core.paxos import PaxosNode, PaxosSettings
 from raftviz.core.raft import RaftNode, RaftSettings, Role
+from raftviz.sim import config as schema
 from raftviz.sim.engine.clients import ClientSettings
 from raftviz.sim.engine.cluster import Cluster, ClusterConfig, CommandError, NodeInit
 from raftviz.sim.engine.commands import SimCommand, apply_command, parse_command
+from raftviz.sim.engine.errors import WorkLimitError
 from raftviz.sim.engine.network import LinkParams
+from raftviz.sim.engine.scheduler import WorkBudget, WorkMeter
 from raftviz.sim.engine.storage import DEFAULT_FSYNC_MS
 
 TRACE_FORMAT = "raftviz-trace"
@@ -32,6 +37,11 @@ TRACE_VERSION = 1
 MAX_TRACE_COMMANDS = 100_000
 MAX_TRACE_TIME = 3_600_000.0  # one simulated hour
 MAX_RUN_MS = 600_000.0
+DEFAULT_BUDGET = WorkBudget()  # one request: a command, a step, an advance, a seek
+# Replaying a whole trace is one request: a run recorded here over ten simulated minutes (many
+# requests) must import in one. Ten minutes under 20 operations/s replay in about 13 s of CPU.
+IMPORT_BUDGET = WorkBudget(max_events=3_000_000, max_cpu_seconds=30.0)
+MAX_TERM = 1_000_000  # in an initial state (a figure from the paper needs a handful)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,23 @@ class Logged:
     events: int
     time: float
     command: SimCommand
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _request(
+    method: Callable[Concatenate[History, P], R],
+) -> Callable[Concatenate[History, P], R]:
+    """One request's work: the outermost call opens a :class:`WorkMeter`, nested calls share it."""
+
+    def metered(self: History, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.metered():
+            return method(self, *args, **kwargs)
+
+    metered.__name__, metered.__doc__ = method.__name__, method.__doc__
+    return metered
 
 
 @dataclass(slots=True)
@@ -60,8 +87,17 @@ class History:
         checkpoint_every: float = 1000.0,
         keep_history: bool = False,
         checkpoint_events: int = 3000,
+        budget: WorkBudget | None = None,
+        work_clock: Callable[[], float] = wall.thread_time,
     ) -> None:
         self.config = config
+        # Bounds each request (seek, advance, a command, a trace's replay): see WorkMeter.
+        # The clock is the thread's CPU time, so work offloaded to a worker thread is measured
+        # by what it did, not by how long it waited for the interpreter lock.
+        self.budget = budget or DEFAULT_BUDGET
+        self.work_clock = work_clock
+        self._meter: WorkMeter | None = None
+        self._instant = (-math.inf, 0)  # the last request's instant and its events there
         self.checkpoint_every = checkpoint_every
         # A jump back replays from the checkpoint before it, and replay costs by the event, so
         # checkpoints are spaced by events as well as by time: a busy cluster is not copied
@@ -79,6 +115,28 @@ class History:
 
     # ------------------------------------------------------------- commands
 
+    @contextmanager
+    def metered(self) -> Iterator[WorkMeter]:
+        """Everything inside is one request with one work budget (nested calls join it)."""
+        if self._meter is not None:
+            yield self._meter
+            return
+        meter = self._meter = WorkMeter(self.budget, self.work_clock, *self._instant)
+        try:
+            yield meter
+        finally:
+            self._instant = (meter.instant, meter.at_instant)
+            self._meter = None
+
+    def _process(self, t: float) -> None:
+        """Process the next event (due at ``t``), within the request's work budget."""
+        assert self._meter is not None, "events are processed inside a request"
+        # Raises before the event, so the run stays between two whole events.
+        self._meter.charge(max(t, self.cluster.now))
+        self._maybe_checkpoint()
+        self.cluster.step()
+
+    @_request
     def apply(self, command: SimCommand) -> None:
         """Apply a command now; after a jump back this forks history (the old future is gone)."""
         forking = self.cursor < len(self.log) or self.cluster.now < self.horizon
@@ -119,6 +177,7 @@ class History:
 
     # ----------------------------------------------------------------- time
 
+    @_request
     def step(self) -> bool:
         """Process exactly one event (and any recorded command due just before it)."""
         c = self.cluster
@@ -129,32 +188,37 @@ class History:
         t = c.next_event_time()
         if t is None:
             return False
-        self._maybe_checkpoint()
-        c.step()
+        self._process(t)
         self.horizon = max(self.horizon, c.now)
         return True
 
+    @_request
     def run_until(self, time: float) -> None:
         """Run every event up to ``time`` and stand there."""
         c = self.cluster
         if time - c.now > MAX_RUN_MS:
             raise CommandError(f"run at most {MAX_RUN_MS:g} ms at once")
-        while True:
-            self._apply_due(time)
-            t = c.next_event_time()
-            if t is None or t > time:
-                break
-            if self.cursor < len(self.log) and self.log[self.cursor].events == c.events_processed:
-                break  # a recorded command comes first, but after ``time``
-            self._maybe_checkpoint()
-            c.step()
-        if time > c.now:
-            c._set_now(time)  # noqa: SLF001
-        self.horizon = max(self.horizon, c.now)
+        try:
+            while True:
+                self._apply_due(time)
+                t = c.next_event_time()
+                if t is None or t > time:
+                    break
+                if (
+                    self.cursor < len(self.log)
+                    and self.log[self.cursor].events == c.events_processed
+                ):
+                    break  # a recorded command comes first, but after ``time``
+                self._process(t)
+            if time > c.now:
+                c._set_now(time)  # noqa: SLF001
+        finally:
+            self.horizon = max(self.horizon, c.now)  # also where a work guard stopped it
 
     def run_for(self, ms: float) -> None:
         self.run_until(self.cluster.now + ms)
 
+    @_request
     def run_until_condition(
         self, condition: Callable[[Cluster], bool], max_ms: float = 10_000.0
     ) -> bool:
@@ -169,6 +233,7 @@ class History:
             self.step()
         return True
 
+    @_request
     def seek(self, time: float) -> None:
         """Jump to simulated ``time`` (earlier or later), restoring a checkpoint if needed."""
         if not 0 <= time <= MAX_TRACE_TIME:
@@ -210,8 +275,12 @@ class History:
         }
 
     @classmethod
-    def import_trace(cls, data: Any) -> History:
-        """Rebuild a run from an exported trace; raises CommandError for a malformed one."""
+    def import_trace(cls, data: Any, budget: WorkBudget | None = None) -> History:
+        """Rebuild a run from an exported trace; raises CommandError for a malformed one.
+
+        The whole replay is one request under ``budget``: a trace that needs more work than
+        that is refused (WorkLimitError), like one that does not replay.
+        """
         if not isinstance(data, dict):
             raise CommandError("a trace is a JSON object")
         if data.get("format") != TRACE_FORMAT:
@@ -247,11 +316,14 @@ class History:
             logged.append(Logged(events, float(time), command))
         end = _number(data.get("end", 0.0), "end", 0, MAX_TRACE_TIME)
         now = _number(data.get("now", end), "now", 0, MAX_TRACE_TIME)
-        history = cls(config)
+        history = cls(config, budget=budget or IMPORT_BUDGET)
         history.log = logged
         try:
-            while history.cluster.now < end:
-                history.run_until(min(end, history.cluster.now + MAX_RUN_MS))
+            with history.metered():
+                while history.cluster.now < end:
+                    history.run_until(min(end, history.cluster.now + MAX_RUN_MS))
+        except WorkLimitError as exc:
+            raise WorkLimitError(f"the trace was not imported: {exc}") from None
         except CommandError as exc:
             raise CommandError(f"the trace does not replay: {exc}") from None
         if history.cursor != len(logged):
@@ -259,7 +331,8 @@ class History:
                 f"the trace does not replay: command {history.cursor} never came due"
             )
         if now < history.cluster.now:
-            history.seek(now)
+            with history.metered():  # a fresh budget: the replay may have used most of its own
+                history.seek(now)
         return history
 
     def to_json_text(self) -> str:
@@ -310,34 +383,8 @@ def entry_to_json(entry: LogEntry) -> dict[str, Any]:
     return data
 
 
-def _dataclass_from(cls: Any, data: Any, where: str) -> Any:
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        raise CommandError(f"{where} must be an object")
-    known = {f.name: f for f in fields(cls)}
-    values: dict[str, Any] = {}
-    defaults = cls()
-    for key, value in data.items():
-        if key not in known:
-            raise CommandError(f"{where}: unknown field {key!r}")
-        expected = type(getattr(defaults, key))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if issubclass(expected, StrEnum) and isinstance(value, str):
-            try:
-                value = expected(value)
-            except ValueError:
-                choices = ", ".join(repr(m.value) for m in expected)
-                raise CommandError(f"{where}.{key} must be one of {choices}") from None
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise CommandError(f"{where}.{key} must be a {expected.__name__}")
-        values[key] = value
-    return cls(**values)
-
-
 def config_from_json(data: Any) -> ClusterConfig:
-    """Validate and build a configuration from untrusted JSON."""
+    """Validate and build a configuration from untrusted JSON (the schema: sim/config.py)."""
     if not isinstance(data, dict):
         raise CommandError("config must be an object")
     allowed = {
@@ -347,29 +394,23 @@ def config_from_json(data: Any) -> ClusterConfig:
     extra = set(data) - allowed
     if extra:
         raise CommandError(f"config: unknown field(s) {', '.join(sorted(extra))}")
-    size = data.get("size", 5)
-    seed = data.get("seed", 1)
-    for name, value in (("size", size), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise CommandError(f"config.{name} must be a whole number")
-    if not 0 <= seed < 2**63:
-        raise CommandError("config.seed must be within 0..2^63")
-    protocol = data.get("protocol", "raft")
-    if not isinstance(protocol, str):
-        raise CommandError("config.protocol must be a string")
-    initial = _initial_from_json(data.get("initial", {}))
+    top = {
+        name: schema.check_value("config", name, data[name], f"config.{name}")
+        for name in ("size", "seed", "protocol")
+        if name in data
+    }
     fsync_ms = data.get("fsync_ms", DEFAULT_FSYNC_MS)
     if isinstance(fsync_ms, bool) or not isinstance(fsync_ms, (int, float)):
         raise CommandError("config.fsync_ms must be a number of milliseconds")
     config = ClusterConfig(
-        size=size,
-        seed=seed,
-        protocol=protocol,
-        settings=_dataclass_from(RaftSettings, data.get("settings"), "config.settings"),
-        network=_dataclass_from(LinkParams, data.get("network"), "config.network"),
-        clients=_dataclass_from(ClientSettings, data.get("clients"), "config.clients"),
-        initial=initial,
-        paxos=_dataclass_from(PaxosSettings, data.get("paxos"), "config.paxos"),
+        **top,
+        settings=schema.from_json(
+            "settings", RaftSettings, data.get("settings"), "config.settings"
+        ),
+        network=schema.from_json("network", LinkParams, data.get("network"), "config.network"),
+        clients=schema.from_json("clients", ClientSettings, data.get("clients"), "config.clients"),
+        initial=_initial_from_json(data.get("initial", {})),
+        paxos=schema.from_json("paxos", PaxosSettings, data.get("paxos"), "config.paxos"),
         fsync_ms=float(fsync_ms),
     )
     config.validate()
@@ -385,8 +426,8 @@ def _initial_from_json(data: Any) -> tuple[tuple[str, NodeInit], ...]:
         if not isinstance(state, dict):
             raise CommandError(f"{where} must be an object")
         term = state.get("term", 0)
-        if isinstance(term, bool) or not isinstance(term, int) or term < 0:
-            raise CommandError(f"{where}.term must be a whole number >= 0")
+        if isinstance(term, bool) or not isinstance(term, int) or not 0 <= term <= MAX_TERM:
+            raise CommandError(f"{where}.term must be a whole number within 0..{MAX_TERM}")
         voted = state.get("voted_for")
         if voted is not None and not isinstance(voted, str):
             raise CommandError(f"{where}.voted_for must be a node id or null")

@@ -289,11 +289,17 @@ class EventHandlers:
         action: Callable[[], Ack],
         heavy: bool = False,
         only: Connection | None = None,
+        simulates: bool = False,
     ) -> Ack:
-        """Run ``action`` under the session's lock, then send frames; errors change nothing."""
+        """Run ``action`` under the session's lock, then send frames; errors change nothing.
+
+        ``heavy`` actions (long runs, imports, lesson steps) and those that ``simulates`` (a
+        command runs the events it sets off at its instant) run off the event loop, bounded by
+        their work budget; only heavy ones wait for a worker place.
+        """
         with session.lock:
-            if heavy:
-                result = self.playback.offload(action)
+            if heavy or simulates:
+                result = self.playback.offload(action, heavy=heavy)
                 session.played_until = self.manager.clock()  # playing resumes from here
             else:
                 result = action()
@@ -311,7 +317,7 @@ class EventHandlers:
             completed = session.command(command)
             return ok(completed=completed) if session.lesson is not None else ok()
 
-        result = self._act(session, apply)
+        result = self._act(session, apply, simulates=True)
         if session.lesson is not None and self.after_lesson_command is not None:
             self.after_lesson_command(session)
         return result

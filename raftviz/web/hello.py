@@ -8,6 +8,7 @@ from typing import Any
 from raftviz.core.paxos import PaxosSettings
 from raftviz.core.raft import RaftSettings
 from raftviz.service.sessions import DEFAULT_SPEED, MAX_SPEED, MIN_SPEED, Limits
+from raftviz.sim import config as config_schema
 from raftviz.sim.checks.raft_invariants import INVARIANTS
 from raftviz.sim.engine.cluster import ClusterConfig
 from raftviz.sim.engine.commands import COMMANDS
@@ -118,8 +119,12 @@ _PAXOS_SETTING_TEXT: dict[str, tuple[str, str]] = {
 }
 
 
-def _schema(cls: Any, text: dict[str, tuple[str, str]]) -> dict[str, dict[str, Any]]:
-    """Every setting of ``cls`` a running cluster can change: type, teaching mode, label, help."""
+def _schema(
+    cls: Any, text: dict[str, tuple[str, str]], section: str
+) -> dict[str, dict[str, Any]]:
+    """Every setting of ``cls`` a running cluster can change: type, teaching mode, label, help,
+    and for numbers the range the server accepts (``min``, ``max``, ``whole``)."""
+    ranges = config_schema.ranges(section)
     every_bool_on = cls(**{f.name: True for f in fields(cls) if isinstance(f.default, bool)})
     teaching = set(every_bool_on.teaching_modes())
     schema = {}
@@ -132,18 +137,19 @@ def _schema(cls: Any, text: dict[str, tuple[str, str]]) -> dict[str, dict[str, A
             "teaching": f.name in teaching,
             "label": label,
             "help": help_text,
+            **ranges.get(f.name, {}),
         }
     return schema
 
 
 def settings_schema() -> dict[str, dict[str, Any]]:
     """Every Raft setting: its type, whether it is an unsafe teaching mode, label, help."""
-    return _schema(RaftSettings, _SETTING_TEXT)
+    return _schema(RaftSettings, _SETTING_TEXT, "settings")
 
 
 def paxos_settings_schema() -> dict[str, dict[str, Any]]:
     """The same for a Paxos cluster (``config.protocol == "paxos"``)."""
-    return _schema(PaxosSettings, _PAXOS_SETTING_TEXT)
+    return _schema(PaxosSettings, _PAXOS_SETTING_TEXT, "paxos")
 
 
 def limits_json(limits: Limits) -> dict[str, Any]:

@@ -8,30 +8,64 @@ The task yields between sessions so that socket handlers run promptly, and it ne
 session that a handler holds: that session is visited on the next tick.
 
 The code is the same in every async mode: it uses only ``socketio.sleep`` and
-``socketio.start_background_task``. Heavy requests (long advances, seeks, trace imports) may be
-run off the event loop with :meth:`Playback.offload`: a native thread in eventlet and gevent
-mode (the request's own thread already in threading mode).
+``socketio.start_background_task``. Requests that run the simulation (commands, advances,
+seeks, trace imports, lesson steps) run off the event loop with :meth:`Playback.offload`: a
+native thread in eventlet and gevent mode (the request's own thread already in threading mode),
+each bounded by its work budget (``WorkBudget`` in raftviz/sim/engine/scheduler.py). At most
+``workers`` heavy requests run at once, server-wide: the others wait their turn without
+blocking anything, so the event loop always keeps most of the interpreter.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask_socketio import SocketIO
 
-from raftviz.service.sessions import Connection, FrameState, Session, SessionManager
+from raftviz.service.sessions import (
+    Connection,
+    FrameState,
+    Session,
+    SessionLock,
+    SessionManager,
+)
+from raftviz.sim.engine.scheduler import PACE
 from raftviz.web.frames import build_frame
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+HEAVY_WORKERS = 2  # heavy requests running at once (they share the interpreter lock)
+# While sessions are playing, a worker thread sleeps PACE_RATIO times as long as it worked, in
+# slices of PACE_SLICE seconds of CPU: the workers together take at most half the interpreter
+# and playing sessions keep their frame rate beside long requests (which take up to four
+# times as long then, only while someone is watching frames).
+PACE_SLICE = 0.004
+PACE_RATIO = 3.0
+MIN_SIMULATION_SHARE = 0.1  # of a visit's budget, however costly the session's frames are
 MAX_CATCH_UP = 0.25  # seconds of real time one visit may make up for (after a stall)
 EXPIRE_EVERY = 5.0  # seconds between idle-session sweeps
 YIELD_EVERY = 0.005  # seconds of work between yields to the event loop within a tick
+
+
+def gate(async_mode: str, workers: int) -> SessionLock:
+    """A semaphore of ``workers`` places that blocks only the waiting green thread (or thread)."""
+    if async_mode == "eventlet":
+        from eventlet.semaphore import Semaphore
+
+        return Semaphore(workers)
+    if async_mode == "gevent":
+        from gevent.lock import Semaphore as GeventSemaphore  # type: ignore[import-untyped]
+
+        return GeventSemaphore(workers)  # type: ignore[no-any-return]
+    return threading.Semaphore(workers)
 
 
 def offloader(async_mode: str) -> Callable[[Callable[[], Any]], Any]:
@@ -47,6 +81,39 @@ def offloader(async_mode: str) -> Callable[[Callable[[], Any]], Any]:
     return lambda fn: fn()
 
 
+class _Pacer:
+    """Called by a request's work meter: sleeps off the CPU used since the last sleep."""
+
+    __slots__ = ("sleep", "busy", "since")
+
+    def __init__(self, sleep: Callable[[float], None], busy: Callable[[], bool]) -> None:
+        self.sleep = sleep
+        self.busy = busy
+        self.since = time.thread_time()
+
+    def __call__(self) -> None:
+        worked = time.thread_time() - self.since
+        if worked >= PACE_SLICE:
+            if self.busy():
+                self.sleep(worked * PACE_RATIO)
+            self.since = time.thread_time()
+
+
+def _real_sleep(async_mode: str) -> Callable[[float], None]:
+    """``time.sleep`` that blocks the OS thread (the worker), whatever was monkey-patched."""
+    if async_mode == "eventlet":
+        from eventlet import patcher
+
+        sleep: Callable[[float], None] = patcher.original("time").sleep
+        return sleep
+    if async_mode == "gevent":
+        from gevent import monkey  # type: ignore[import-untyped]
+
+        original: Callable[[float], None] = monkey.get_original("time", "sleep")
+        return original
+    return time.sleep
+
+
 class Playback:
     """Advances playing sessions, sends frames, expires idle sessions."""
 
@@ -55,15 +122,21 @@ class Playback:
         socketio: SocketIO,
         manager: SessionManager,
         frame_hz: float = 20.0,
-        budget_ms: float = 20.0,
+        budget_ms: float = 10.0,
         offload: Callable[[Callable[[], Any]], Any] | None = None,
         run_task: bool = True,
+        workers: int = HEAVY_WORKERS,
     ) -> None:
         self.socketio = socketio
         self.manager = manager
         self.period = 1.0 / frame_hz
         self.budget = budget_ms / 1000.0
         self._offload = offload or (lambda fn: fn())
+        self._heavy = gate(socketio.async_mode, workers)
+        self._sleep = _real_sleep(socketio.async_mode)
+        self._frames_cost: weakref.WeakKeyDictionary[Session, float] = weakref.WeakKeyDictionary()
+        self.watching = False  # any session playing at the last tick (workers pace then)
+        self._resting: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
         self.run_task = run_task
         self._started = False
         self._stopping = False
@@ -74,9 +147,29 @@ class Playback:
         self.behind = 0  # session visits cut short by the CPU budget
         self.late_ticks = 0  # ticks that started later than one period after the previous one
 
-    def offload(self, fn: Callable[[], T]) -> T:
-        result: T = self._offload(fn)
+    def offload(self, fn: Callable[[], T], heavy: bool = True) -> T:
+        """Run ``fn`` off the event loop; a heavy one waits for one of the ``workers`` places.
+
+        A light one (a command: at most one instant's events) does not queue behind heavy ones.
+        """
+
+        def job() -> T:
+            token = PACE.set(_Pacer(self._sleep, self._someone_watching))
+            try:
+                return fn()
+            finally:
+                PACE.reset(token)
+
+        if not heavy:
+            result: T = self._offload(job)
+            return result
+        with self._heavy:
+            result = self._offload(job)
         return result
+
+    def _someone_watching(self) -> bool:
+        """Read from worker threads: a plain flag, no lock (set by each tick)."""
+        return self.watching
 
     # ---------------------------------------------------------------- frames
 
@@ -147,7 +240,9 @@ class Playback:
         """Visit every playing session once; sweep idle sessions now and then."""
         self.ticks += 1
         last_yield = time.perf_counter()
-        for session in self.manager.playing():
+        playing = self.manager.playing()
+        self.watching = bool(playing)
+        for session in playing:
             self._visit(session)
             if time.perf_counter() - last_yield > YIELD_EVERY:
                 self.socketio.sleep(0)  # let handlers and socket writers run
@@ -158,6 +253,10 @@ class Playback:
             self.expire()
 
     def _visit(self, session: Session) -> None:
+        resting = self._resting.get(session, 0)
+        if resting:
+            self._resting[session] = resting - 1
+            return  # its last visit cost more than its budget: it sits this tick out
         if not session.lock.acquire(blocking=False):
             return  # a handler is working on it; next tick
         try:
@@ -169,11 +268,24 @@ class Playback:
                 return
             real_ms = min(max(now - session.played_until, 0.0), MAX_CATCH_UP) * 1000.0
             session.played_until = now
-            deadline = time.perf_counter() + self.budget
+            # The budget covers the whole visit: the frames this session's pages cost last
+            # time (a big, busy cluster's are not cheap) come out of its simulation time.
+            start = time.perf_counter()
+            frames_cost = self._frames_cost.get(session, 0.0)
+            deadline = start + max(self.budget - frames_cost, self.budget * MIN_SIMULATION_SHARE)
             if not session.play_for(real_ms, deadline, time.perf_counter):
                 self.behind += 1
             session.touch(now)
+            sent = time.perf_counter()
             self.send_frames(session)
+            end = time.perf_counter()
+            self._frames_cost[session] = end - sent
+            # Frames costlier than the whole budget: skip visits so that on average this
+            # session uses no more than its budget per tick (it gets fewer frames, no one else
+            # gets fewer).
+            over = (end - start) - self.budget
+            if over > 0 and self.budget > 0:
+                self._resting[session] = math.ceil(over / self.budget)
         except Exception:
             log.exception("playback failed for session #%d; pausing it", session.serial)
             session.playing = False

@@ -9,6 +9,7 @@ TCP_NODELAY, so setting it on the listener is enough.
 from __future__ import annotations
 
 import socket
+import sys
 from typing import Any
 
 from flask import Flask
@@ -22,9 +23,19 @@ def _no_delay(sock: Any) -> None:
         pass
 
 
+# Seconds a thread may hold the interpreter lock while another waits for it (Python's default
+# is 5 ms). In eventlet and gevent mode the event loop is one thread and requests that simulate
+# run in worker threads; after every socket write the loop must win the lock back, and with the
+# default it waits up to 5 ms each time, so a busy worker would slow every other session's
+# frames. 0.5 ms keeps the loop prompt at a small cost in switches.
+SWITCH_INTERVAL = 0.0005
+
+
 def serve(app: Flask, socketio: SocketIO, host: str, port: int) -> None:
     """Serve until interrupted, in the app's async mode."""
     mode = socketio.async_mode
+    if mode in ("eventlet", "gevent"):
+        sys.setswitchinterval(SWITCH_INTERVAL)
     if mode == "eventlet":
         import eventlet
         import eventlet.green.socket

@@ -44,6 +44,7 @@ let dirty = false;
 let projector = false;
 let urlApplied = false;
 let resyncing = false;
+let stoppedShown = null; // player.stopped already shown (a work guard paused playback)
 
 // ------------------------------------------------------------------- actions
 
@@ -338,6 +339,9 @@ const socket = connect({
   frame: (frame) => {
     const ok = store.applyFrame(frame);
     if (store.snapshot === frame) clock.onFrame(frame.time, frame.player);
+    const stopped = frame.player?.stopped ?? null;
+    if (stopped && stopped !== stoppedShown) toast(stopped);
+    stoppedShown = stopped;
     if (!ok && !resyncing) {
       resyncing = true;
       api.resync().finally(() => { resyncing = false; });

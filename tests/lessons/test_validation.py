@@ -276,7 +276,9 @@ def test_duplicate_ids_and_task_matchers() -> None:
 
 def test_bad_setup_is_reported_from_the_engine() -> None:
     errors = errors_of(lesson_text(GOOD_STEP, setup="setup: {size: 12}"))
-    assert errors == ["lessons/demo.yaml: setup: cluster size must be 1 to 9, got 12"]
+    assert errors == [
+        "lessons/demo.yaml: setup: config.size must be a whole number within 1..9 nodes, got 12"
+    ]
     errors = errors_of(lesson_text(GOOD_STEP, setup="setup: {settings: {warp: true}}"))
     assert errors == ["lessons/demo.yaml: setup: config.settings: unknown field 'warp'"]
 

@@ -198,6 +198,9 @@ def make_server() -> Iterator[Callable[..., Server]]:
         clock = FakeClock()
         config.setdefault("async_mode", "threading")
         config.setdefault("playback_task", False)
+        # Ample CPU per playback visit: what a tick does must not depend on the machine's speed
+        # (test_player.py tests the budget itself with budget_ms=0).
+        config.setdefault("budget_ms", 1000.0)
         config.setdefault("clock", clock)
         app, socketio = create_app(config)
         server = Server(app, socketio, clock)

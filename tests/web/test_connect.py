@@ -39,6 +39,7 @@ def test_hello_then_a_full_frame(server: Server) -> None:
         "help": schema["pre_vote"]["help"],
     }
     assert schema["election_timeout_min"]["type"] == "number"
+    assert (schema["heartbeat_interval"]["min"], schema["heartbeat_interval"]["max"]) == (1, 30_000)
     assert {name for name, s in schema.items() if s["teaching"]} == {
         "no_majority",
         "commit_old_terms",

@@ -16,7 +16,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -33,12 +33,15 @@ from raftviz.core.messages import (
 )
 from raftviz.core.paxos import PaxosNode, PaxosPersistent, PaxosSettings
 from raftviz.core.raft import Output, PersistentState, RaftNode, RaftSettings, Role
+from raftviz.sim import config as config_schema
 from raftviz.sim.checks.linearizability import LinearizabilityChecker, OpKind
 from raftviz.sim.checks.linearizability import Op as LinOp
 from raftviz.sim.checks.membership_invariants import ConfigurationCheck
 from raftviz.sim.checks.paxos_invariants import PaxosMonitor
 from raftviz.sim.checks.raft_invariants import Monitor, SafetyMonitor
+from raftviz.sim.config import MAX_NODES as MAX_NODES
 from raftviz.sim.engine.clients import Client, ClientSettings, OpRecord, Status
+from raftviz.sim.engine.errors import CommandError as CommandError
 from raftviz.sim.engine.network import Drop, Envelope, LinkParams, Network
 from raftviz.sim.engine.scheduler import (
     ClientTimer,
@@ -52,8 +55,6 @@ from raftviz.sim.engine.storage import DEFAULT_FSYNC_MS, MAX_FSYNC_MS, Disk, des
 
 Node = RaftNode | PaxosNode
 Settings = RaftSettings | PaxosSettings
-PROTOCOLS = ("raft", "paxos")
-MAX_NODES = 9
 NO_DATA: Mapping[str, Any] = MappingProxyType({})  # shared by the many events without data
 # How many narrated events a checkpoint keeps: what a full frame shows. Checkpoints keeping
 # longer tails kept most of a long session's events alive.
@@ -63,10 +64,6 @@ EVENT_HISTORY = 2000
 MILESTONE_KINDS = frozenset(
     {"election", "leader", "step_down", "fault", "network", "violation", "command", "settings"}
 )
-
-
-class CommandError(ValueError):
-    """A command that cannot be applied; the message says why and what would work."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,31 +98,15 @@ class ClusterConfig:
         return tuple(f"n{i}" for i in range(1, self.size + 1))
 
     def validate(self) -> None:
-        if self.protocol not in PROTOCOLS:
-            raise CommandError(
-                f"unknown protocol {self.protocol!r}; use {' or '.join(map(repr, PROTOCOLS))}"
-            )
+        """Check every field against the one schema (raftviz/sim/config.py)."""
+        for name in ("size", "seed", "protocol"):
+            config_schema.check_value("config", name, getattr(self, name), f"config.{name}")
         if self.protocol == "paxos" and self.initial:
             raise CommandError("initial logs are for Raft clusters; Paxos starts empty")
-        if not 1 <= self.size <= MAX_NODES:
-            raise CommandError(f"cluster size must be 1 to {MAX_NODES}, got {self.size}")
-        s = self.protocol_settings
-        if not 0 < s.election_timeout_min <= s.election_timeout_max:
-            raise CommandError("election timeout must satisfy 0 < min <= max")
-        if s.heartbeat_interval <= 0:
-            raise CommandError("heartbeat interval must be positive")
-        if s.max_batch < 1:
-            raise CommandError("max_batch must be at least 1")
-        if isinstance(s, RaftSettings) and not 0 <= s.lease_drift_bound < 1:
-            raise CommandError("lease_drift_bound must be within 0..1")
-        if isinstance(s, PaxosSettings) and not (
-            s.proposal_timeout > 0 and s.backoff_max >= 0
-        ):
-            raise CommandError("proposal_timeout must be positive and backoff_max >= 0")
-        try:
-            self.network.validate()
-        except ValueError as exc:
-            raise CommandError(str(exc)) from exc
+        section = "paxos" if self.protocol == "paxos" else "settings"
+        config_schema.check(section, self.protocol_settings, f"config.{section}")
+        config_schema.check("network", self.network, "config.network")
+        config_schema.check("clients", self.clients, "config.clients")
         if not 0 <= self.fsync_ms <= MAX_FSYNC_MS:
             raise CommandError(f"fsync_ms must be 0..{MAX_FSYNC_MS:g} ms, got {self.fsync_ms}")
         ids = set(self.node_ids())
@@ -802,25 +783,8 @@ class Cluster:
         self._narrate(node, "fault", f"{node}'s clock now runs at {rate:g}× real time")
 
     def set_settings(self, changes: dict[str, Any]) -> None:
-        kind = type(self.settings)
-        fields = kind.__dataclass_fields__
-        for name in changes:
-            if name not in fields or name == "mode":
-                known = ", ".join(sorted(n for n in fields if n != "mode"))
-                raise CommandError(f"unknown setting {name!r}; settings are {known}")
-        defaults = kind()
-        for name, value in changes.items():
-            expected = type(getattr(defaults, name))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                changes = {**changes, name: float(value)}
-                continue
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise CommandError(f"setting {name} takes a {expected.__name__}, got {value!r}")
-        new = replace(self.settings, **changes)
-        if isinstance(new, PaxosSettings):
-            ClusterConfig(self.config.size, self.config.seed, "paxos", paxos=new).validate()
-        else:
-            ClusterConfig(self.config.size, self.config.seed, settings=new).validate()
+        section = "paxos" if isinstance(self.settings, PaxosSettings) else "settings"
+        new = config_schema.changed(section, self.settings, changes)
         self.settings = new
         for host in self.hosts.values():
             if host.node is not None:

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass, replace
 
 from raftviz.core.messages import Immutable, Message
+from raftviz.sim import config
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,15 +26,8 @@ class LinkParams(Immutable):
     duplicate: float = 0.0
 
     def validate(self) -> None:
-        if not 0 <= self.latency_min <= self.latency_max <= 10_000:
-            raise ValueError(
-                f"latency must satisfy 0 <= min <= max <= 10000 ms, got "
-                f"{self.latency_min}-{self.latency_max}"
-            )
-        for name in ("drop", "duplicate"):
-            p = getattr(self, name)
-            if not 0 <= p <= 1:
-                raise ValueError(f"{name} probability must be within 0..1, got {p}")
+        """Check the fields against the one schema (raftviz/sim/config.py)."""
+        config.check("network", self, "network")
 
 
 @dataclass(frozen=True, slots=True)

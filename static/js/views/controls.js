@@ -89,7 +89,8 @@ class Controls {
     const unsafe = entries.filter(([, s]) => s.type === "bool" && s.teaching);
     this.inputs.clear();
     const numberField = ([name, s]) => {
-      const input = el("input", { type: "number", id: `set-${name}`, min: 0, step: "any", "data-testid": `setting-${name}`, title: s.help || "" });
+      const range = s.max === undefined ? {} : { max: s.max }; // the server's range (docs/commands.md)
+      const input = el("input", { type: "number", id: `set-${name}`, min: s.min ?? 0, ...range, step: "any", "data-testid": `setting-${name}`, title: s.help || "" });
       input.addEventListener("change", () => {
         const v = Number(input.value);
         if (Number.isFinite(v) && v > 0) this.ctx.command({ type: "settings", changes: { [name]: v } });
