@@ -2,7 +2,12 @@
 
 Flags: ``--host``, ``--port``, ``--async-mode {eventlet,gevent,threading}`` (default eventlet),
 ``--max-sessions`` (default 200), ``--session-ttl`` (idle minutes before a session expires,
-default 30). One process holds every session in memory: run a single worker (docs/deploy.md).
+default 30), ``--store PATH`` (the SQLite file sessions are kept in, so they survive a restart;
+default ``$XDG_DATA_HOME/raftviz/sessions.sqlite3``; ``--store none`` keeps them in memory
+only), ``--redis URL`` (keep sessions in Redis instead, so several workers share them),
+``--message-queue URL`` (Redis: Socket.IO broadcasts reach pages on every worker),
+``--worker NAME`` (names this worker in logs and a response header). docs/deploy.md says when
+to use which.
 
 In eventlet (or gevent) mode the standard library is monkey-patched before anything else is
 imported, which is why the raftviz imports are inside :func:`main`.
@@ -74,7 +79,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="MINUTES",
         help="minutes without use before a session expires (30)",
     )
+    parser.add_argument(
+        "--store",
+        metavar="PATH",
+        default=None,
+        help="SQLite file for durable sessions ($XDG_DATA_HOME/raftviz/sessions.sqlite3); "
+        "'none' keeps sessions in memory only",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        default=None,
+        help="keep sessions in Redis (redis://host:port/db) instead of SQLite",
+    )
+    parser.add_argument(
+        "--message-queue",
+        metavar="URL",
+        default=None,
+        help="Redis URL for Socket.IO broadcasts between several workers",
+    )
+    parser.add_argument("--worker", default="", help="a name for this worker (logs, header)")
     args = parser.parse_args(argv)
+    for flag, url in (("--redis", args.redis), ("--message-queue", args.message_queue)):
+        if url is not None and not url.startswith(("redis://", "rediss://")):
+            parser.error(f"{flag} must be a redis:// or rediss:// URL, not {url!r}")
+    if args.redis and args.store not in (None, "none"):
+        parser.error("--store and --redis both name where sessions are kept; give one")
     from importlib.util import find_spec
 
     needs = {"eventlet": ["eventlet"], "gevent": ["gevent", "geventwebsocket"]}
@@ -99,19 +129,32 @@ def main(argv: list[str] | None = None) -> int:
 
         monkey.patch_all()
 
+    from raftviz.service.store import open_store
     from raftviz.web import create_app
     from raftviz.web.server import serve
 
+    store = None
+    if args.redis or args.store != "none":
+        try:
+            store = open_store(args.store, args.redis)
+        except Exception as exc:  # an unwritable path, Redis not reachable
+            where = args.redis or args.store or "the default session file"
+            print(f"app.py: cannot open the session store {where}: {exc}", file=sys.stderr)
+            return 1
     app, socketio = create_app(
         {
             "async_mode": args.async_mode,
             "max_sessions": args.max_sessions,
             "session_ttl": args.session_ttl,
+            "store": store,
+            "message_queue": args.message_queue,
+            "worker": args.worker,
         }
     )
+    kept = "in memory only" if store is None else f"stored in {store.description}"
     print(
         f"raftviz: serving http://{args.host}:{args.port}/ "
-        f"(async mode {args.async_mode}, at most {args.max_sessions} sessions)",
+        f"(async mode {args.async_mode}, at most {args.max_sessions} sessions, {kept})",
         flush=True,
     )
     try:

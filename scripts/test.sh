@@ -19,6 +19,10 @@ fi
 
 # Playwright cannot download its own browsers here: the e2e tests drive Debian's Chromium.
 [ -x /usr/bin/chromium ] || apt_install chromium
+# Durable sessions and multi-worker tests (tests/service, tests/deploy) start a real
+# redis-server and nginx on free loopback ports, in temporary directories.
+{ command -v redis-server >/dev/null && { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; } \
+  || apt_install redis-server nginx
 
 # exec: pytest's exit code is the script's (5 = no tests collected, which counts as a failure).
 exec .venv/bin/python -m pytest "$@"

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,11 +45,14 @@ def live_server(
         log_dir = REPO_ROOT / "out"
         log_dir.mkdir(exist_ok=True)
         log_path = log_dir / f"server-{port}.log"
+    # Each server gets its own session store (the default SQLite file lives under
+    # $XDG_DATA_HOME), so test and benchmark servers never share or leave one in $HOME.
+    data_home = tempfile.TemporaryDirectory(prefix="raftviz-store-")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), *flags],
             cwd=REPO_ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "XDG_DATA_HOME": data_home.name},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -79,5 +83,6 @@ def live_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        data_home.cleanup()
     if not keep_log:
         log_path.unlink(missing_ok=True)

@@ -264,6 +264,14 @@ class RaftNode:
         self._apply_committed(now)
         return self._flush()
 
+    def heartbeat_now(self, now: float) -> Output:
+        """A leader sends AppendEntries to every follower now, ahead of its heartbeat timer."""
+        if self.role is Role.LEADER:
+            self.heartbeat_deadline = now + self.settings.heartbeat_interval
+            self._broadcast_append(now)
+        self._apply_committed(now)
+        return self._flush()
+
     def next_wakeup(self) -> float:
         """The local time at which :meth:`tick` next has something to do."""
         if self.role is Role.LEADER:
@@ -777,7 +785,11 @@ class RaftNode:
             return
         if msg.reject_index != self.next_index[peer] - 1:
             return  # a rejection of an older probe; a newer one is already on its way
-        if self.settings.fast_backup and msg.conflict_index:
+        if not msg.conflict_index:
+            # Refused outright (another leader of this term, in the no-majority teaching mode):
+            # the logs are not the problem, and probing again at once would loop forever.
+            return
+        if self.settings.fast_backup:
             target = msg.conflict_index
             if msg.conflict_term:
                 last_of_term = self.log.last_index_of_term(msg.conflict_term)

@@ -10,10 +10,15 @@ Time control lives on :class:`Session` too: play/pause and speed (simulated ms p
 stepping, advancing, seeking and running until a condition, each bounded so that one request
 cannot keep the server busy for long. Memory is bounded per session: a cap on recorded commands
 (a clear error past it) and on checkpoints (thinned, so a jump back replays a little more).
+
+With a :mod:`~raftviz.service.store` the manager makes sessions durable: :meth:`SessionManager.save`
+writes the configuration and every new command before the web layer acknowledges the event,
+and :meth:`SessionManager.open` rebuilds a session it does not hold from the store by replay.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -23,13 +28,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from raftviz.service.frame_state import FrameState
+from raftviz.service.store import Fenced, Position, SessionStore, StoreError, rebuild
+from raftviz.service.store.base import encode_command, encode_config
+from raftviz.service.store.checkpoint import StoredCheckpoint, seal
 from raftviz.sim.engine.cluster import MAX_NODES, ClusterConfig, CommandError
 from raftviz.sim.engine.errors import WorkLimitError
-from raftviz.sim.history import CONDITIONS, MAX_TRACE_TIME, History, config_from_json
+from raftviz.sim.history import (
+    CONDITIONS,
+    MAX_TRACE_TIME,
+    History,
+    Logged,
+    config_from_json,
+)
 
 if TYPE_CHECKING:
     from raftviz.lessons import LessonRunner
     from raftviz.service.classroom import Classroom
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SPEED = 0.05
 MIN_SPEED = 0.001
@@ -77,6 +93,29 @@ class Limits:
 
 class ServerFull(Exception):
     """No room for another session."""
+
+
+class SessionMoved(CommandError):
+    """Another worker took this session over; this worker's copy was dropped."""
+
+
+POSITION_EVERY = 1.0  # seconds between position writes of a playing session
+# Events a rebuild may replay past the stored checkpoint (about 0.3 s on a slow core) before a
+# newer checkpoint is stored.
+CHECKPOINT_GAP = 4000
+
+
+@dataclass(slots=True)
+class StoredMark:
+    """What the store holds of a session: its epoch, which History and which log entries,
+    the horizon it was told, and where its stored checkpoint stands."""
+
+    epoch: int
+    history: History
+    entries: list[Logged]
+    horizon: float = 0.0
+    checkpoint: tuple[int, float] | None = None
+    saved_at: float = 0.0
 
 
 class TokenBucket:
@@ -139,6 +178,8 @@ class Session:
         self.classroom: Classroom | None = None  # students following this session
         # A guided lesson (raftviz/web/lesson_events.py); while it runs, history is its History.
         self.lesson: LessonRunner | None = None
+        self.stored: StoredMark | None = None  # None: not written to the store yet
+        self.restore_error: str | None = None  # why the stored session behind the token failed
 
     # --------------------------------------------------------------- status
 
@@ -373,8 +414,10 @@ class SessionManager:
         clock: Callable[[], float] = time.monotonic,
         lock_factory: Callable[[], SessionLock] = threading.Lock,
         config: ClusterConfig | None = None,
+        store: SessionStore | None = None,
     ) -> None:
         self.limits = limits or Limits()
+        self.store = store
         self.clock = clock
         self.lock_factory = lock_factory
         self.config = config or ClusterConfig()
@@ -408,7 +451,12 @@ class SessionManager:
             return [s for s in self._sessions.values() if s.playing]
 
     def open(self, token: str | None) -> Session:
-        """The session for ``token``, or a new one (with a new token); ServerFull if no room."""
+        """The session for ``token``, or a new one (with a new token); ServerFull if no room.
+
+        A token this worker does not hold is looked up in the store and the session rebuilt
+        by replay; if the stored session cannot be restored, the new session carries the
+        reason in ``restore_error`` (nothing else is affected).
+        """
         now = self.clock()
         with self._lock:
             session = self._sessions.get(token) if token else None
@@ -417,13 +465,167 @@ class SessionManager:
                 return session
             if len(self._sessions) >= self.limits.max_sessions:
                 raise ServerFull("server full")
-            new_token = secrets.token_urlsafe(24)
-            history = History(self.config)
-            session = Session(new_token, history, self.limits, now, self.lock_factory())
+        restored, problem = self._restore(token) if token else (None, None)
+        with self._lock:
+            if restored is not None and token is not None:
+                session = self._sessions.get(token)
+                if session is not None:  # another connection restored it meanwhile
+                    return session
+                session = restored
+            else:
+                if len(self._sessions) >= self.limits.max_sessions:
+                    raise ServerFull("server full")
+                history = History(self.config)
+                session = Session(
+                    secrets.token_urlsafe(24), history, self.limits, now, self.lock_factory()
+                )
+                session.restore_error = problem
             self._created += 1
             session.serial = self._created
-            self._sessions[new_token] = session
+            self._sessions[session.token] = session
             return session
+
+    def _restore(self, token: str) -> tuple[Session | None, str | None]:
+        """Rebuild session ``token`` from the store: (session, None), or (None, why not)."""
+        if self.store is None:
+            return None, None
+        try:
+            run = self.store.claim(token)
+            if run is None:
+                return None, None
+            history = rebuild(run, self.store.key)
+        except StoreError as exc:
+            log.warning("stored session could not be restored: %s", exc)
+            return None, f"your saved session could not be restored ({exc}); this is a new one"
+        session = Session(token, history, self.limits, self.clock(), self.lock_factory())
+        session.used = True
+        session.speed = min(max(run.position.speed, MIN_SPEED), MAX_SPEED)
+        session._bound_memory()  # noqa: SLF001
+        cp = run.checkpoint
+        session.stored = StoredMark(
+            run.epoch, history, list(history.log), history.horizon,
+            None if cp is None else (cp.events, cp.time), self.clock(),
+        )
+        return session, None
+
+    # ---------------------------------------------------------------- store
+
+    def save(self, session: Session) -> None:
+        """Write what changed since the last save; the caller holds the session's lock.
+
+        Called before an event is acknowledged, so an acknowledged command is in the store.
+        Raises :class:`SessionMoved` (and forgets the session) when another worker took it.
+        """
+        store = self.store
+        if store is None or not session.used:
+            return
+        h = session.history
+        mark = session.stored
+        position = Position(h.cluster.events_processed, h.now, h.horizon, session.speed)
+        ttl = self.limits.session_ttl
+        try:
+            written = False
+            if mark is not None and mark.history is h:
+                keep = min(len(mark.entries), len(h.log))
+                while keep and h.log[keep - 1] is not mark.entries[keep - 1]:
+                    keep -= 1  # the run forked: the stored future from here is gone
+                new = h.log[keep:]
+                # A fork (a command after a jump back) invalidates a checkpoint past it.
+                forked = keep < len(mark.entries) or h.horizon < mark.horizon
+                drop = (
+                    forked
+                    and mark.checkpoint is not None
+                    and mark.checkpoint > (position.events, position.now)
+                )
+                written = store.write(
+                    session.token, mark.epoch, config=None, keep=keep,
+                    commands=[encode_command(e) for e in new], position=position, ttl=ttl,
+                    drop_checkpoint=drop,
+                )
+                if written:
+                    del mark.entries[keep:]
+                    mark.entries.extend(new)
+                    if drop:
+                        mark.checkpoint = None
+            if not written:  # a new run (new session, reset, import, lesson), or expired
+                epoch = 1 if mark is None else mark.epoch
+                store.write(
+                    session.token, epoch, config=encode_config(h), keep=0,
+                    commands=[encode_command(e) for e in h.log], position=position, ttl=ttl,
+                )
+                mark = session.stored = StoredMark(epoch, h, list(h.log))
+        except Fenced:
+            self._drop(session)
+            raise SessionMoved(
+                "this session was opened on another server process; reload the page to "
+                "continue there"
+            ) from None
+        assert mark is not None
+        mark.horizon = h.horizon
+        mark.saved_at = self.clock()
+
+    def save_position(self, session: Session) -> None:
+        """While playing, write where the run stands about once a second (not per frame)."""
+        mark = session.stored
+        if self.store is None or mark is None:
+            return
+        if self.clock() - mark.saved_at < POSITION_EVERY:
+            return
+        if not session.lock.acquire(blocking=False):
+            return
+        try:
+            self.save(session)
+        except SessionMoved:
+            pass
+        finally:
+            session.lock.release()
+
+    def store_checkpoint(
+        self, session: Session, offload: Callable[[Callable[[], bytes]], bytes]
+    ) -> bool:
+        """Store a newer checkpoint when a rebuild would otherwise replay too many events.
+
+        The cluster is pickled by ``offload`` (a native thread under eventlet) without the
+        session's lock: a History checkpoint is never changed (seeking copies it). Returns
+        True when one was written.
+        """
+        store = self.store
+        if store is None or not session.lock.acquire(blocking=False):
+            return False
+        try:
+            mark, h = session.stored, session.history
+            if mark is None or mark.history is not h:
+                return False
+            here = (h.cluster.events_processed, h.now)
+            done = [cp for cp in h.checkpoints if (cp.events, cp.time) <= here]
+            cp = done[-1] if done else None
+            stored = mark.checkpoint
+            if cp is None or cp.events < CHECKPOINT_GAP:
+                return False
+            if stored is not None and stored <= here and cp.events - stored[0] < CHECKPOINT_GAP:
+                return False
+            epoch = mark.epoch
+        finally:
+            session.lock.release()
+        blob = offload(lambda: seal(cp.cluster, store.key))
+        with session.lock:
+            if session.stored is not mark or session.history is not h or not any(
+                c is cp for c in h.checkpoints
+            ):
+                return False  # the run was replaced or forked before this checkpoint meanwhile
+            try:
+                store.write_checkpoint(
+                    session.token, epoch, StoredCheckpoint(cp.events, cp.time, cp.cursor, blob)
+                )
+            except Fenced:
+                return False  # the next save drops the session
+            mark.checkpoint = (cp.events, cp.time)
+        return True
+
+    def _drop(self, session: Session) -> None:
+        with self._lock:
+            if self._sessions.get(session.token) is session:
+                del self._sessions[session.token]
 
     def attach(self, sid: str, session: Session, follower: bool = False) -> Connection:
         """Register socket ``sid`` as a page of ``session``; its first frame will be full."""
@@ -441,10 +643,17 @@ class SessionManager:
             if session is None:
                 return None
             session.connections.pop(sid, None)
-            if not session.connections:
+            last = not session.connections
+            if last:
                 session.playing = False
                 session.touch(self.clock())
-            return session
+        if last and session.stored is not None:
+            with session.lock:  # where the run stopped, for a page that comes back elsewhere
+                try:
+                    self.save(session)
+                except SessionMoved:
+                    pass
+        return session
 
     def discard(self, session: Session) -> None:
         """Forget a session no page holds any more (a page left it to join a classroom)."""
@@ -473,7 +682,12 @@ class SessionManager:
                 del self._sessions[s.token]
                 for sid in s.connections:
                     self._by_sid.pop(sid, None)
-            return gone
+        if self.store is not None:
+            for s in gone:
+                if s.stored is not None:  # unless another worker has taken it over since
+                    self.store.delete(s.token, s.stored.epoch)
+            self.store.sweep()
+        return gone
 
     def __iter__(self) -> Iterator[Session]:
         return iter(self.sessions())

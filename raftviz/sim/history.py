@@ -150,6 +150,10 @@ class History:
         # does when the command is replayed inside run_until.
         self.run_until(c.now)
 
+    def applied(self, node: str) -> list[dict[str, Any]]:
+        """What ``node``'s state machine applied since it last started, in log order."""
+        return self.cluster.applied(node)
+
     def apply_json(self, data: Any) -> SimCommand:
         command = parse_command(data)
         self.apply(command)

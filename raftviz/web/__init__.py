@@ -3,12 +3,19 @@
 ``create_app(config)`` builds the Flask app and its Socket.IO server with one
 :class:`~raftviz.service.sessions.SessionManager` (a cluster per browser session) and one
 :class:`~raftviz.web.playback.Playback` task. ``app.py`` at the top of the repository runs it.
+
+With a session ``store`` sessions are durable (written before each acknowledgement, rebuilt
+on reconnect); with a ``message_queue`` (Redis) several workers share Socket.IO broadcasts,
+and every page gets a ``raftviz_route`` cookie that the load balancer hashes on, so one
+browser's long-polling requests all reach the same worker (deploy/nginx.conf).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -16,11 +23,12 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_socketio import SocketIO
 from socketio.packet import Packet
 
 from raftviz.service.sessions import Limits, SessionLock, SessionManager
+from raftviz.service.store import SessionStore
 from raftviz.sim.engine.cluster import ClusterConfig
 from raftviz.web.classroom_events import ClassroomEvents
 from raftviz.web.events import MAX_TRACE_PAYLOAD, EventHandlers
@@ -36,6 +44,11 @@ APP_VERSION = "0.1.0"
 # Transport-level cap on one message: payloads up to this size get an error acknowledgement
 # from events.py; a larger one makes Engine.IO close the connection.
 MAX_MESSAGE = 4 * MAX_TRACE_PAYLOAD
+ROUTE_COOKIE = "raftviz_route"
+POSITION_SWEEP = 0.5  # seconds between checks for playing sessions whose position to store
+STORE_UPKEEP = 4  # sweeps between store upkeep runs (SQLite: copying its WAL back)
+
+log = logging.getLogger(__name__)
 
 
 class TextPacket(Packet):  # type: ignore[misc]
@@ -66,6 +79,9 @@ class WebConfig:
     # on the busiest cluster from delaying the others' frames (tests/web/test_hostile_session.py).
     budget_ms: float = 10.0
     playback_task: bool = True  # False: tests call app.extensions["raftviz"].playback.tick()
+    store: SessionStore | None = None  # durable sessions (raftviz/service/store); None: memory
+    message_queue: str | None = None  # redis://... : broadcasts shared by several workers
+    worker: str = ""  # this worker's name (X-Raftviz-Worker header), for logs and tests
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> WebConfig:
@@ -157,8 +173,11 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
         max_http_buffer_size=MAX_MESSAGE,
         logger=False,
         engineio_logger=False,
+        **_queue(cfg.message_queue),
     )
-    manager = SessionManager(limits, cfg.clock, lock_factory(cfg.async_mode), cfg.cluster)
+    manager = SessionManager(
+        limits, cfg.clock, lock_factory(cfg.async_mode), cfg.cluster, store=cfg.store
+    )
     playback = Playback(
         socketio,
         manager,
@@ -169,11 +188,70 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
     )
     handlers = EventHandlers(socketio, manager, playback)
     LessonEvents(handlers).install()
-    ClassroomEvents(handlers).install()
+    if cfg.message_queue:
+        from raftviz.service.store.cluster_link import ClusterLink
+        from raftviz.web.cluster_events import ClusterClassroomEvents
+
+        link = ClusterLink(cfg.message_queue, cfg.worker or secrets.token_hex(4),
+                           limits.session_ttl)
+        ClusterClassroomEvents(handlers, link, app).install()
+    else:
+        ClassroomEvents(handlers).install()
     ExportEvents(handlers).install(app)
     handlers.register()
     register_routes(
         app, manager, playback, static_version(), page_defaults(manager.config, limits)
     )
     app.extensions["raftviz"] = RaftvizServer(cfg, manager, playback, handlers)
+    _route_cookie(app, cfg)
+    if cfg.store is not None and cfg.playback_task:
+        socketio.start_background_task(_store_sweep, socketio, manager, playback)
     return app, socketio
+
+
+def _queue(url: str | None) -> dict[str, Any]:
+    """SocketIO options for a Redis message queue between workers (none without a URL)."""
+    if not url:
+        return {}
+    from raftviz.web.queue import LocalFirstRedisManager
+
+    return {"client_manager": LocalFirstRedisManager(url, channel="flask-socketio")}
+
+
+def _route_cookie(app: Flask, cfg: WebConfig) -> None:
+    """Name the worker on every response; give each browser a key for sticky routing."""
+
+    @app.after_request
+    def route(response: Response) -> Response:
+        if cfg.worker:
+            response.headers["X-Raftviz-Worker"] = cfg.worker
+        if cfg.message_queue and response.mimetype == "text/html":
+            if ROUTE_COOKIE not in request.cookies:
+                response.set_cookie(
+                    ROUTE_COOKIE, secrets.token_urlsafe(12), httponly=True, samesite="Lax"
+                )
+        return response
+
+
+def _store_sweep(socketio: SocketIO, manager: SessionManager, playback: Playback) -> None:
+    """Keep stored positions of playing sessions about a second fresh, and stored checkpoints
+    close enough to each run's position that a rebuild is quick."""
+    store = manager.store
+    assert store is not None
+    sweeps = 0
+    while True:
+        socketio.sleep(POSITION_SWEEP)
+        sweeps += 1
+        if sweeps % STORE_UPKEEP == 0:
+            try:
+                playback.offload(store.maintain)
+            except Exception:
+                log.exception("session store upkeep failed")
+        for session in manager.sessions():
+            try:
+                if session.playing:
+                    manager.save_position(session)
+                manager.store_checkpoint(session, playback.offload)
+            except Exception:
+                log.exception("storing session #%d failed", session.serial)
+            socketio.sleep(0)

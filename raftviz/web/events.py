@@ -233,6 +233,9 @@ class EventHandlers:
             with session.lock:
                 conn = self.manager.attach(sid, session)
                 hello = hello_message(session.token, self.manager.limits)
+                if session.restore_error is not None:
+                    hello["restore_error"] = session.restore_error
+                    session.restore_error = None
                 self.socketio.emit("hello", hello, to=sid)
                 self.playback.send_frames(session, [conn])
         except Exception:
@@ -303,6 +306,7 @@ class EventHandlers:
                 session.played_until = self.manager.clock()  # playing resumes from here
             else:
                 result = action()
+            self.manager.save(session)  # durable before the acknowledgement (a store is set)
             session.touch(self.manager.clock())
             self.playback.send_frames(session, [only] if only is not None else None)
         return result

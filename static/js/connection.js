@@ -50,6 +50,8 @@ export function connect(handlers) {
       storeToken(data.session);
       socket.auth = { session: data.session }; // a reconnect gets the same cluster back
     }
+    // The server could not restore the stored session behind our token (docs/deploy.md).
+    if (data && typeof data.restore_error === "string") onError(data.restore_error);
     handlers.hello(data || {});
   });
   socket.on("frame", (frame) => handlers.frame(frame));

@@ -509,11 +509,16 @@ def test_commit_old_terms_teaching_mode_commits_by_counting() -> None:
     assert node.commit_index == 2
 
 
+ONE_BY_ONE = replace(BASE, fast_backup=False)
+
+
 def test_rejection_backs_next_index_off_by_one_and_retries() -> None:
-    """Fig. 2, Leaders 3.2: decrement nextIndex and retry."""
+    """Fig. 2, Leaders 3.2: decrement nextIndex and retry (fast back-up off)."""
     log = (e(1, "a"), e(1, "b"), e(1, "c"))
-    node = make_leader(log, term=2)  # next_index 4; log a, b, c, no-op
-    out = node.step(AppendEntriesReply("n2", "n1", 2, False, reject_index=3), 30.0)
+    node = make_leader(log, term=2, settings=ONE_BY_ONE)  # next_index 4; log a, b, c, no-op
+    out = node.step(
+        AppendEntriesReply("n2", "n1", 2, False, reject_index=3, conflict_index=1), 30.0
+    )
     noop = node.log.entry(4)
     assert node.next_index == {"n2": 3, "n3": 4}
     assert out.messages == (
@@ -573,12 +578,42 @@ def test_without_fast_backup_the_hint_is_ignored() -> None:
 def test_a_stale_rejection_is_ignored() -> None:
     """A rejection for an older probe must not move nextIndex a second time."""
     log = (e(1, "a"), e(1, "b"), e(1, "c"))
-    node = make_leader(log, term=2)
-    node.step(AppendEntriesReply("n2", "n1", 2, False, reject_index=3), 30.0)  # next 3
+    node = make_leader(log, term=2, settings=ONE_BY_ONE)
+    reply = AppendEntriesReply("n2", "n1", 2, False, reject_index=3, conflict_index=1)
+    node.step(reply, 30.0)  # next 3
     before = dict(node.next_index)
-    out = node.step(AppendEntriesReply("n2", "n1", 2, False, reject_index=3), 31.0)  # dup
+    out = node.step(reply, 31.0)  # a duplicate
     assert out.messages == ()
     assert node.next_index == before
+
+
+def test_heartbeat_now_sends_append_entries_to_every_follower_at_once() -> None:
+    node = make_leader([e(1, "a")], term=2, now=0.0)
+    out = node.heartbeat_now(20.0)
+    noop = node.log.entry(2)
+    assert out.messages == (
+        AppendEntries("n1", "n2", 2, 1, 1, (noop,), 0, 2),
+        AppendEntries("n1", "n3", 2, 1, 1, (noop,), 0, 2),
+    )
+    assert node.heartbeat_deadline == 20.0 + BASE.heartbeat_interval
+
+
+def test_heartbeat_now_at_a_follower_sends_nothing() -> None:
+    node = make_node([e(1, "a")], term=1)
+    before = (view(node), timer(node))
+    assert node.heartbeat_now(20.0) == Output()
+    assert (view(node), timer(node)) == before
+
+
+def test_a_refusal_from_another_leader_of_the_term_is_not_probed_again() -> None:
+    """No-majority teaching mode: two leaders of one term refuse each other's AppendEntries
+    (no conflict hint). The logs are not the problem; answering with a new probe would bounce
+    between the two leaders forever."""
+    node = make_leader([e(1, "a")], term=2)  # next_index 2 (set before the no-op)
+    before = (view(node), dict(node.next_index), dict(node.match_index))
+    out = node.step(AppendEntriesReply("n2", "n1", 2, False, reject_index=1), 30.0)
+    assert out == Output()
+    assert (view(node), node.next_index, node.match_index) == before
 
 
 def test_a_reply_from_an_older_term_is_ignored() -> None:
@@ -601,11 +636,11 @@ def test_a_reply_from_a_newer_term_deposes_the_leader() -> None:
 
 
 def test_a_follower_far_behind_is_caught_up_batch_by_batch() -> None:
-    settings = replace(BASE, max_batch=2)
+    settings = replace(BASE, max_batch=2, fast_backup=False)
     log = tuple(e(1, str(i)) for i in range(1, 6))
     node = make_leader(log, term=2, settings=settings)  # last index 6 (no-op)
-    node.step(AppendEntriesReply("n2", "n1", 2, False, reject_index=5), 10.0)  # next 5
-    node.step(AppendEntriesReply("n2", "n1", 2, False, reject_index=4), 11.0)  # next 4
+    node.step(AppendEntriesReply("n2", "n1", 2, False, reject_index=5, conflict_index=4), 10.0)
+    node.step(AppendEntriesReply("n2", "n1", 2, False, reject_index=4, conflict_index=4), 11.0)
     out = node.step(AppendEntriesReply("n2", "n1", 2, True, match_index=5), 12.0)
     assert node.next_index["n2"] == 6
     # The batch carried 4-5; the success triggers the next batch at once (index 6).

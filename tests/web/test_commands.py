@@ -229,6 +229,43 @@ def check_transfer_leadership(page: Page) -> None:
     assert page.state["leader"] == target
 
 
+def check_propose(page: Page) -> None:
+    leader = _elect(page)
+    page.command(type="propose", node=leader, op="set", key="x", value="5")
+    assert page.log(leader)[-1][2] == "SET x=5"
+    assert page.ops == []  # a raw proposal is no client operation
+
+
+def check_inject(page: Page) -> None:
+    leader = _elect(page)
+    page.command(type="manual", on=True)
+    page.command(type="inject", message={
+        "kind": "RequestVote", "src": "n1" if leader != "n1" else "n2", "dst": leader, "term": 50,
+        "last_log_index": 0, "last_log_term": 0})
+    assert any(m["kind"] == "RequestVote" for m in page.state["messages"])
+
+
+def check_heartbeat(page: Page) -> None:
+    leader = _elect(page)
+    page.command(type="manual", on=True)
+    page.command(type="heartbeat", node=leader)
+    sent = [m for m in page.state["messages"] if m["kind"] == "AppendEntries"]
+    assert len(sent) >= 2
+
+
+def check_drop_kind(page: Page) -> None:
+    _elect(page)
+    page.command(type="drop_kind", kinds=["AppendEntries"])
+    page.player(action="advance", ms=200)
+    assert any("AppendEntries messages are being dropped" in d["why"]
+               for d in page.state["dropped"])
+
+
+def check_jitter(page: Page) -> None:
+    page.command(type="jitter", ms=100)
+    assert any("100 ms extra" in e["text"] for e in page.events)
+
+
 CHECKS: dict[str, Check] = {
     "crash": check_crash,
     "restart": check_restart,
@@ -254,6 +291,11 @@ CHECKS: dict[str, Check] = {
     "add_server": check_add_server,
     "remove_server": check_remove_server,
     "transfer_leadership": check_transfer_leadership,
+    "propose": check_propose,
+    "inject": check_inject,
+    "heartbeat": check_heartbeat,
+    "drop_kind": check_drop_kind,
+    "jitter": check_jitter,
 }
 
 

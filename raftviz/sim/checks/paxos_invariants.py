@@ -3,7 +3,14 @@
 The monitor follows what acceptors report as they accept (the ``accepted`` events carry the slot
 and ballot), so it knows when a majority has accepted one proposal, which is what "chosen"
 means, without ever reading a learner's conclusion. Learners are checked separately: a learner
-must never learn a value other than the one chosen.
+must never learn a value other than the one chosen, nor before it is chosen. Acceptors are
+checked against their own promises event by event (a step may both promise and accept), and
+ballots against their proposers.
+
+"Accepted Is Safe" is Paxos's P2a: once a value is chosen at ballot b, every proposal accepted
+at a ballot of b or higher carries it. An acceptor that has not yet heard of b may still accept
+an older ballot's different value: that is allowed, and such a value can never gather a majority
+(its ballot is below what a majority promised).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from raftviz.core.messages import Event, LogEntry
 from raftviz.core.paxos import PaxosNode
-from raftviz.core.paxos_messages import Ballot
+from raftviz.core.paxos_messages import NO_BALLOT, Ballot
 from raftviz.sim.checks.pvector import PVector
 from raftviz.sim.checks.raft_invariants import Monitor
 
@@ -25,6 +32,11 @@ PAXOS_INVARIANTS: dict[str, str] = {
     "Accepted Is Safe": "once a value is chosen in a slot, every proposal accepted there at a "
     "higher ballot carries that same value",
     "Promise Monotonic": "an acceptor's promised ballot never decreases",
+    "Promise Kept": "an acceptor never accepts a proposal below the ballot it has promised",
+    "Learned Is Chosen": "a learner learns a value only once a majority of acceptors accepted it "
+    "at one ballot",
+    "Ballots Unique": "each ballot belongs to one proposer, is started once, and carries one "
+    "value per slot",
     "Linearizability": "every client operation appears to take effect at one instant between "
     "its invocation and its response",
 }
@@ -42,8 +54,16 @@ def _put(table: PVector[T | None], slot: int, value: T) -> None:
     table[slot - 1] = value
 
 
-# A chosen value with the ballot (as text) at which a majority accepted it and who saw it.
-Chosen = tuple[LogEntry, str, tuple[str, ...]]
+# A chosen value with the ballot at which a majority accepted it and who accepted it.
+Chosen = tuple[LogEntry, Ballot, tuple[str, ...]]
+
+
+def parse_ballot(text: str) -> Ballot:
+    """A ballot from its text form ``round.node`` (as events carry it)."""
+    if text == str(NO_BALLOT):
+        return NO_BALLOT
+    round_text, node = text.split(".", 1)
+    return Ballot(int(round_text), node)
 
 
 class PaxosMonitor(Monitor):
@@ -56,18 +76,38 @@ class PaxosMonitor(Monitor):
         self.node_ids = node_ids
         self.quorum = len(node_ids) // 2 + 1
         # (slot, ballot) -> acceptors that accepted it and the value; dropped once chosen.
-        self.votes: dict[tuple[int, str], tuple[frozenset[str], LogEntry]] = {}
+        self.votes: dict[tuple[int, Ballot], tuple[frozenset[str], LogEntry]] = {}
         self.chosen: PVector[Chosen | None] = PVector()  # index slot - 1
         self.learned: PVector[tuple[LogEntry, str] | None] = PVector()
         self.prev_learned: dict[str, int] = {}
         self.prev_promise: dict[str, Ballot] = {}
+        self.ballot_owner: dict[Ballot, str] = {}
 
     def observe(
         self, cluster: Cluster, hosts: list[NodeHost], events: tuple[Event, ...] = ()
     ) -> None:
+        promise: dict[str, Ballot] = {}  # each acceptor's promise as this step's events unfold
         for event in events:
             if event.kind == "accepted" and "slot" in event.data:
-                self._on_accepted(cluster, event)
+                ballot = parse_ballot(str(event.data["ballot"]))
+                held = promise.get(event.node, self.prev_promise.get(event.node, NO_BALLOT))
+                if ballot < held:
+                    self.report(
+                        cluster,
+                        "Promise Kept",
+                        f"{event.node} accepted a proposal at ballot {ballot} in slot "
+                        f"{event.data['slot']} after promising {held}",
+                        [event.node],
+                        [int(event.data["slot"])],
+                    )
+                promise[event.node] = max(held, ballot)
+                self._on_accepted(cluster, event, ballot)
+            elif event.kind == "promise" and "ballot" in event.data:
+                ballot = parse_ballot(str(event.data["ballot"]))
+                held = promise.get(event.node, self.prev_promise.get(event.node, NO_BALLOT))
+                promise[event.node] = max(held, ballot)
+            elif event.kind in ("election", "prepare") and "ballot" in event.data:
+                self._check_ballot(cluster, event.node, parse_ballot(str(event.data["ballot"])))
         for host in hosts:
             node = host.node
             if node is None:
@@ -79,9 +119,22 @@ class PaxosMonitor(Monitor):
 
     # ------------------------------------------------------------------ checks
 
-    def _on_accepted(self, cluster: Cluster, event: Event) -> None:
+    def _check_ballot(self, cluster: Cluster, node: str, ballot: Ballot) -> None:
+        owner = self.ballot_owner.get(ballot)
+        if owner is None:
+            self.ballot_owner[ballot] = node
+            return
+        again = "again" if owner == node else f"already used by {owner}"
+        self.report(
+            cluster,
+            "Ballots Unique",
+            f"{node} started phase 1 with ballot {ballot}, {again}",
+            sorted({node, owner}),
+            [],
+        )
+
+    def _on_accepted(self, cluster: Cluster, event: Event, ballot: Ballot) -> None:
         slot = int(event.data["slot"])
-        ballot = str(event.data["ballot"])
         host = cluster.hosts[event.node]
         node = host.node
         if not isinstance(node, PaxosNode) or slot not in node.accepted:
@@ -90,7 +143,7 @@ class PaxosMonitor(Monitor):
         chosen = _get(self.chosen, slot)
         if chosen is not None:
             chosen_value, chosen_ballot, _ = chosen
-            if value != chosen_value:
+            if value != chosen_value and ballot >= chosen_ballot:
                 self.report(
                     cluster,
                     "Accepted Is Safe",
@@ -103,6 +156,16 @@ class PaxosMonitor(Monitor):
         if chosen is not None and value == chosen[0]:
             return  # agrees with the chosen value: nothing more to track
         voters, first_value = self.votes.get((slot, ballot), (frozenset(), value))
+        if value != first_value:
+            self.report(
+                cluster,
+                "Ballots Unique",
+                f"{node.id} accepted {value.command.describe()} in slot {slot} at ballot "
+                f"{ballot}, which already carried {first_value.command.describe()} there",
+                sorted(voters | {node.id}),
+                [slot],
+            )
+            return
         voters = voters | {node.id}
         self.votes[(slot, ballot)] = (voters, first_value)
         if len(voters) < self.quorum:
@@ -150,6 +213,19 @@ class PaxosMonitor(Monitor):
         items = reversed(node.chosen.items())  # newest first: only the new ones are read
         for _ in range(fresh):
             slot, value = next(items)
+            chosen = _get(self.chosen, slot)
+            if chosen is None or chosen[0] != value:
+                what = (
+                    "nothing was chosen there yet" if chosen is None
+                    else f"{chosen[0].command.describe()} was chosen there at ballot {chosen[1]}"
+                )
+                self.report(
+                    cluster,
+                    "Learned Is Chosen",
+                    f"{node.id} learned {value.command.describe()} in slot {slot}, but {what}",
+                    [node.id],
+                    [slot],
+                )
             known = _get(self.learned, slot)
             if known is None:
                 _put(self.learned, slot, (value, node.id))

@@ -1,13 +1,21 @@
-"""Live safety monitors: Raft's Figure 3 properties, checked after every step.
+"""Live safety monitors: Raft's Figure 3 properties and the rules behind them, after every step.
 
-Each check looks only at what changed in the step (new log entries, a new leader, an advanced
-commit index), using the chain digests of :class:`~raftviz.core.log.RaftLog` to compare whole
-log prefixes in constant time. A violation is reported with the simulated time, the nodes and
-the log indices involved, in words a student can follow.
+Every invariant is checked after every step for every node whose state changed (term, vote,
+role, log, commit index), not only on transitions: a leader that keeps leading after adopting a
+newer term, or a follower whose committed prefix is overwritten without its commit index moving,
+is caught in the step it happens. The chain digests of :class:`~raftviz.core.log.RaftLog`
+compare whole log prefixes in constant time, so a step costs O(nodes) digest comparisons, not
+O(log length). A violation is reported with the simulated time, the nodes and the log indices
+involved, in words a student can follow. docs/monitors.md lists what each check catches.
+
+The rule checks (Leader Has Majority, Commit Rule) follow the cluster's settings: in the
+``no_majority`` and ``commit_old_terms`` teaching modes they accept what the mode changes on
+purpose, and the Figure 3 properties report the consequences.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +37,14 @@ INVARIANTS: dict[str, str] = {
     "State Machine Safety": "no two servers apply different entries at the same log index",
     "Term Monotonic": "a server's current term never decreases",
     "Commit Within Log": "a server's commit index never exceeds its log",
+    "Committed Entries Kept": "an entry committed anywhere is never removed or changed on a "
+    "server that stores it",
+    "One Vote Per Term": "a server votes for at most one candidate in a term, even across a "
+    "restart, and only for a server that stood for election in that term",
+    "Leader Has Majority": "a leader of a term was voted for by a majority of its configuration "
+    "in that term",
+    "Commit Rule": "a leader commits by counting only an entry of its own term that a majority "
+    "stores (5.4.2); no server's commit index passes what a leader committed",
     # A separate check (membership_invariants), registered here so the panel lists it.
     "Configuration Overlap": "leaders of the same term cannot be elected by majorities of "
     "different configurations (thesis 4.1)",
@@ -127,7 +143,7 @@ class Monitor:
 
 
 class SafetyMonitor(Monitor):
-    """Raft's Figure 3 properties, checked incrementally; see the module docstring."""
+    """Raft's Figure 3 properties and election/commit rules, checked incrementally."""
 
     def __init__(self, node_ids: tuple[str, ...]) -> None:
         super().__init__()
@@ -136,11 +152,20 @@ class SafetyMonitor(Monitor):
         # Digest of the committed prefix at each index, as first committed anywhere.
         self.committed: PVector[int] = PVector()
         self.committed_by: PVector[str] = PVector()
+        # (term, committed length): how much was committed while that term was the newest one
+        # seen committing; a leader of a later term must hold that prefix (Leader Completeness).
+        self.mark_terms: list[int] = []
+        self.mark_lengths: list[int] = []
+        self.leader_committed = 0  # the highest index a leader has committed by counting
+        # Per node: how long a prefix of its log is known to equal the committed prefix.
+        self.held: dict[str, int] = {}
+        self.votes: dict[tuple[str, int], str] = {}  # (voter, term) -> candidate
+        self.candidates: dict[int, set[str]] = {}  # term -> who stood for election in it
         self.prev_role: dict[str, Role] = {}
         self.prev_term: dict[str, int] = {}
         self.prev_truncations: dict[str, int] = {}
         self.prev_commit: dict[str, int] = {}
-        self.seen: dict[str, tuple[int, Role, int, int, int]] = {}
+        self.seen: dict[str, tuple[int, Role, int, int, int, str | None]] = {}
 
     def observe(
         self, cluster: Cluster, hosts: list[NodeHost], events: tuple[Event, ...] = ()
@@ -148,6 +173,8 @@ class SafetyMonitor(Monitor):
         for host in hosts:
             node = host.node
             if node is None:
+                # Volatile state is gone; term, vote and log stay on disk and are checked again
+                # when the node restarts.
                 self.prev_commit[host.id] = 0
                 # A crash may take back a term that was never fsynced (and so never told to
                 # anyone); the term on disk is the one that must never go back.
@@ -158,16 +185,25 @@ class SafetyMonitor(Monitor):
             assert isinstance(node, RaftNode)
             log = node.log
             signature = (node.current_term, node.role, node.commit_index, log.last_index,
-                         log.truncations)
+                         log.truncations, node.voted_for)
             if log.changed_from > log.last_index and self.seen.get(node.id) == signature:
                 continue  # nothing an invariant looks at changed (a heartbeat, a stale reply)
             self.seen[node.id] = signature
+            first_sight = node.id not in self.prev_term
+            start = log.changed_from
+            log.changed_from = log.last_index + 1
             self._check_term(cluster, node)
-            self._check_log_matching(cluster, node)
+            self._check_vote(cluster, node, first_sight)
+            self._check_log_matching(cluster, node, start)
+            self._check_kept(cluster, node)
             self._check_leader(cluster, node)
-            self._check_commit(cluster, node)
+            self._check_commit(cluster, node, start)
             self.prev_role[node.id] = node.role
             self.prev_term[node.id] = node.current_term
+
+    def note_candidate(self, node: str, term: int) -> None:
+        """A RequestVote for ``term`` was sent on ``node``'s behalf (a script injected it)."""
+        self.candidates.setdefault(term, set()).add(node)
 
     # ------------------------------------------------------------------ checks
 
@@ -191,10 +227,37 @@ class SafetyMonitor(Monitor):
                 [node.commit_index],
             )
 
-    def _check_log_matching(self, cluster: Cluster, node: RaftNode) -> None:
+    def _check_vote(self, cluster: Cluster, node: RaftNode, first_sight: bool) -> None:
+        term = node.current_term
+        if node.role in (Role.CANDIDATE, Role.LEADER):
+            self.candidates.setdefault(term, set()).add(node.id)
+        vote = node.voted_for
+        if vote is None:
+            return
+        earlier = self.votes.get((node.id, term))
+        if earlier is None:
+            self.votes[(node.id, term)] = vote
+            # A state given in the cluster's configuration is taken as it is.
+            if not first_sight and vote != node.id and vote not in self.candidates.get(term, ()):
+                self.report(
+                    cluster,
+                    "One Vote Per Term",
+                    f"{node.id} holds a vote for {vote} in term {term}, but {vote} never stood "
+                    f"for election in term {term} (a vote kept from an earlier term?)",
+                    [node.id, vote],
+                    [],
+                )
+        elif earlier != vote:
+            self.report(
+                cluster,
+                "One Vote Per Term",
+                f"{node.id} voted for {earlier} and then for {vote} in term {term}",
+                [node.id, earlier, vote],
+                [],
+            )
+
+    def _check_log_matching(self, cluster: Cluster, node: RaftNode, start: int) -> None:
         log = node.log
-        start = log.changed_from
-        log.changed_from = log.last_index + 1
         truncated = log.truncations - self.prev_truncations.get(node.id, log.truncations)
         self.prev_truncations[node.id] = log.truncations
         # A leader that saw a newer term in this step was deposed before it truncated: one
@@ -236,12 +299,51 @@ class SafetyMonitor(Monitor):
                     )
                     break
 
+    def _matching_prefix(self, log: RaftLog, upto: int) -> int:
+        """The first index in 1..upto where ``log`` differs from the committed prefix, or 0."""
+        return next(
+            (i for i in range(1, upto + 1)
+             if i > log.last_index or log.digest(i) != self.committed[i - 1]),
+            0,
+        )
+
+    def _check_kept(self, cluster: Cluster, node: RaftNode) -> None:
+        """Committed Entries Kept: the committed prefix this node held is still there."""
+        held = self.held.get(node.id, 0)
+        log = node.log
+        if held and (log.last_index < held or log.digest(held) != self.committed[held - 1]):
+            lost = self._matching_prefix(log, held)
+            self.report(
+                cluster,
+                "Committed Entries Kept",
+                f"{node.id} held the committed entry at index {lost} (committed by "
+                f"{self.committed_by[lost - 1]}) and now has {_describe_entry(log, lost)} there",
+                [node.id, self.committed_by[lost - 1]],
+                [lost],
+            )
+            held = lost - 1
+        self.held[node.id] = self._extend_held(log, held)
+
+    def _extend_held(self, log: RaftLog, held: int) -> int:
+        top = min(log.last_index, len(self.committed))
+        while held < top and log.digest(held + 1) == self.committed[held]:
+            held += 1
+        return held
+
+    def _needed_by(self, term: int) -> int:
+        """How much of the committed prefix a leader of ``term`` must hold."""
+        at = bisect_left(self.mark_terms, term)
+        return self.mark_lengths[at - 1] if at else 0
+
     def _check_leader(self, cluster: Cluster, node: RaftNode) -> None:
-        if node.role is not Role.LEADER or self.prev_role.get(node.id) is Role.LEADER:
+        if node.role is not Role.LEADER:
             return
         term = node.current_term
         holder = self.leaders_by_term.get(term)
-        if holder is not None and holder != node.id:
+        if holder is None:
+            self.leaders_by_term[term] = node.id
+            self._check_majority(cluster, node)
+        elif holder != node.id:
             self.report(
                 cluster,
                 "Election Safety",
@@ -249,51 +351,133 @@ class SafetyMonitor(Monitor):
                 [holder, node.id],
                 [],
             )
-        else:
-            self.leaders_by_term[term] = node.id
-        committed = len(self.committed)
-        if committed == 0:
+        if self.prev_role.get(node.id) is not Role.LEADER or term != self.prev_term.get(node.id):
+            self._check_complete(cluster, node, "became")
+
+    def _check_majority(self, cluster: Cluster, node: RaftNode) -> None:
+        if node.settings.no_majority:
             return
-        log = node.log
-        if log.last_index >= committed and log.digest(committed) == self.committed[committed - 1]:
+        term = node.current_term
+        voters = sorted(x for x in cluster.hosts if self.votes.get((x, term)) == node.id)
+        if node.config.has_quorum(voters):
             return
-        missing = next(
-            i
-            for i in range(1, committed + 1)
-            if i > log.last_index or log.digest(i) != self.committed[i - 1]
+        self.report(
+            cluster,
+            "Leader Has Majority",
+            f"{node.id} became leader of term {term} with votes from "
+            f"{', '.join(voters) or 'nobody'} in that term, not a majority of "
+            f"{node.config.describe()}",
+            [node.id],
+            [],
         )
+
+    def _check_complete(self, cluster: Cluster, node: RaftNode, verb: str = "is") -> None:
+        """Leader Completeness for a leader of its current term."""
+        needed = self._needed_by(node.current_term)
+        log = node.log
+        if not needed or (
+            log.last_index >= needed and log.digest(needed) == self.committed[needed - 1]
+        ):
+            return
+        missing = self._matching_prefix(log, needed)
         self.report(
             cluster,
             "Leader Completeness",
-            f"{node.id} became leader of term {term} without the committed entry at index "
-            f"{missing} (committed by {self.committed_by[missing - 1]}); it has "
+            f"{node.id} {verb} leader of term {node.current_term} without the committed entry at "
+            f"index {missing} (committed by {self.committed_by[missing - 1]}); it has "
             f"{_describe_entry(log, missing)} there",
             [node.id, self.committed_by[missing - 1]],
             [missing],
         )
 
-    def _check_commit(self, cluster: Cluster, node: RaftNode) -> None:
+    def _check_commit(self, cluster: Cluster, node: RaftNode, start: int) -> None:
         before = self.prev_commit.get(node.id, 0)
         commit = min(node.commit_index, node.log.last_index)
         self.prev_commit[node.id] = node.commit_index
-        if commit <= before:
-            return
+        if commit > before:
+            self._check_commit_rule(cluster, node, commit)
+        elif start > commit:
+            return  # neither the commit index nor the committed part of the log changed
         log = node.log
         known = len(self.committed)
         upto = min(commit, known)
         if upto and log.digest(upto) != self.committed[upto - 1]:
-            first = next(
-                i for i in range(1, upto + 1) if log.digest(i) != self.committed[i - 1]
-            )
+            first = self._matching_prefix(log, upto)
             self.report(
                 cluster,
                 "State Machine Safety",
-                f"{node.id} committed {_describe_entry(log, first)} at index {first}, but "
-                f"{self.committed_by[first - 1]} had already committed a different entry there",
+                f"{node.id} holds {_describe_entry(log, first)} at index {first} as committed "
+                f"(its commit index is {node.commit_index}), but "
+                f"{self.committed_by[first - 1]} committed a different entry there",
                 [node.id, self.committed_by[first - 1]],
                 [first],
             )
             return
+        if commit <= known:
+            return
         for index in range(known + 1, commit + 1):
             self.committed.append(log.digest(index))
             self.committed_by.append(node.id)
+        term = node.current_term
+        if self.mark_terms and self.mark_terms[-1] >= term:
+            # Committed later under an older term (only a broken cluster does that): count it
+            # under the newest term, which asks no more of any leader.
+            self.mark_lengths[-1] = commit
+        else:
+            self.mark_terms.append(term)
+            self.mark_lengths.append(commit)
+        for host in cluster.hosts.values():
+            if self.held.get(host.id, 0) == known:
+                self.held[host.id] = self._extend_held(_raft_log(host), known)
+            other = host.node
+            if isinstance(other, RaftNode) and other.role is Role.LEADER and other is not node:
+                self._check_complete(cluster, other)
+
+    def _check_commit_rule(self, cluster: Cluster, node: RaftNode, commit: int) -> None:
+        """Fig. 2 Leaders 4 with 5.4.2 for a leader; AppendEntries 5 for everyone else."""
+        log = node.log
+        # A leader that commits its own removal steps down in the same step (thesis 4.2.2).
+        was_leader = (
+            self.prev_role.get(node.id) is Role.LEADER
+            and self.prev_term.get(node.id) == node.current_term
+        )
+        if node.role is not Role.LEADER and not was_leader:
+            if commit > self.leader_committed:
+                self.report(
+                    cluster,
+                    "Commit Rule",
+                    f"{node.id} moved its commit index to {commit}, but no leader has "
+                    f"committed past {self.leader_committed}",
+                    [node.id],
+                    [commit],
+                )
+            return
+        self.leader_committed = max(self.leader_committed, commit)
+        settings = node.settings
+        if not settings.commit_old_terms and log.term_at(commit) != node.current_term:
+            self.report(
+                cluster,
+                "Commit Rule",
+                f"leader {node.id} of term {node.current_term} committed up to index {commit}, "
+                f"an entry of term {log.term_at(commit)}: replicas of an older term's entry "
+                f"do not make it committed (Figure 8)",
+                [node.id],
+                [commit],
+            )
+        if settings.no_majority:
+            return
+        digest = log.digest(commit)
+        holders = sorted(
+            h.id for h in cluster.hosts.values()
+            if (other := _raft_log(h)).last_index >= commit and other.digest(commit) == digest
+        )
+        if not node.config.has_quorum(holders):
+            self.report(
+                cluster,
+                "Commit Rule",
+                f"leader {node.id} committed up to index {commit}, but only "
+                f"{', '.join(holders)} store that prefix, not a majority of "
+                f"{node.config.describe()}",
+                [node.id],
+                [commit],
+            )

@@ -865,6 +865,37 @@ class Cluster:
             f"drop {params.drop:.0%}, duplicate {params.duplicate:.0%}",
         )
 
+    def set_dropped_kinds(self, src: str, dst: str, kinds: frozenset[str]) -> None:
+        """Scripting: drop every message of these kinds from src to dst ("*": any node)."""
+        if kinds:
+            self.network.dropped_kinds[(src, dst)] = kinds
+        else:
+            self.network.dropped_kinds.pop((src, dst), None)
+        what = ", ".join(sorted(kinds)) or "nothing"
+        self._narrate("network", "network", f"messages {src} → {dst}: dropping {what}")
+
+    def set_jitter(self, ms: float) -> None:
+        """Scripting: an extra random delay per message, uniform in [0, ms)."""
+        self.network.jitter = ms
+        self._narrate("network", "network", f"every message now waits up to {ms:g} ms extra")
+
+    def applied(self, node: str) -> list[dict[str, Any]]:
+        """What ``node``'s state machine applied since it last started, in log order.
+
+        Each item is ``{"index", "term", "command"}`` (the command as the UI shows it). A crashed
+        node has applied nothing: its state machine is rebuilt from the log after a restart.
+        """
+        raft = self.require_node(node).node
+        if raft is None:
+            return []
+        if not isinstance(raft, RaftNode):
+            raise CommandError("applied works on Raft clusters only")
+        return [
+            {"index": i, "term": raft.log.entry(i).term,
+             "command": raft.log.entry(i).command.describe()}
+            for i in range(1, raft.last_applied + 1)
+        ]
+
     def set_manual_delivery(self, on: bool) -> None:
         net = self.network
         if on == net.manual:

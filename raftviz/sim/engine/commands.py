@@ -16,12 +16,16 @@ from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-from raftviz.core.messages import Command, Op, ReadMode
-from raftviz.sim.engine import membership
+from raftviz.core.messages import Command, Kind, Op, ReadMode
+from raftviz.sim.engine import membership, scripting
 from raftviz.sim.engine.cluster import Cluster, CommandError
 from raftviz.sim.engine.network import LinkParams
 
 MAX_TEXT = 64
+
+
+class JsonObject(dict[str, Any]):
+    """A field holding a JSON object checked by its handler (e.g. a hand-built message)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +221,53 @@ class TransferLeadership(SimCommand):
     node: str
 
 
+# ----------------------------------------------- scripting (autograders, test authors)
+
+
+@dataclass(frozen=True, slots=True)
+class Propose(SimCommand):
+    """A raw value handed to one node now: no client, no retry, no leader hints."""
+
+    type: ClassVar[str] = "propose"
+    node: str
+    op: str
+    key: str
+    value: str | None = None
+    expected: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inject(SimCommand):
+    """A Raft protocol message built by hand, sent from its src to its dst."""
+
+    type: ClassVar[str] = "inject"
+    message: JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat(SimCommand):
+    type: ClassVar[str] = "heartbeat"
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class DropKind(SimCommand):
+    """Drop every message of these kinds from src to dst ("*" = any node); [] stops it."""
+
+    type: ClassVar[str] = "drop_kind"
+    kinds: tuple[str, ...]
+    src: str = "*"
+    dst: str = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Jitter(SimCommand):
+    """An extra random delay per message, uniform in [0, ms), on top of link latency."""
+
+    type: ClassVar[str] = "jitter"
+    ms: float
+
+
 COMMANDS: dict[str, type[SimCommand]] = {
     cls.type: cls
     for cls in (
@@ -224,6 +275,7 @@ COMMANDS: dict[str, type[SimCommand]] = {
         PauseClient, ResumeClient, Partition, Heal, CutLink, RestoreLink, SetNetwork,
         ManualDelivery, DeliverMessage, DropMessage, ChangeSettings, Workload, SetDisk,
         AddServer, RemoveServer, TransferLeadership,
+        Propose, Inject, Heartbeat, DropKind, Jitter,
     )
 }
 
@@ -294,6 +346,10 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise CommandError(f"{where} must be a list of at most 16 items")
         inner = typing.get_args(hint)[0]
         return tuple(_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
+    if hint is JsonObject:
+        if not isinstance(value, dict) or len(value) > 32:
+            raise CommandError(f"{where} must be an object of at most 32 fields")
+        return JsonObject(value)
     if origin is dict:
         if not isinstance(value, dict) or len(value) > 32:
             raise CommandError(f"{where} must be an object of at most 32 fields")
@@ -367,6 +423,37 @@ def _workload(cluster: Cluster, cmd: Workload) -> None:
     cluster.set_workload(cmd.rate, cmd.read_ratio, cmd.keys, mode)
 
 
+def _propose(cluster: Cluster, cmd: Propose) -> None:
+    try:
+        op = Op(cmd.op)
+    except ValueError:
+        raise CommandError(f"unknown operation {cmd.op!r}; use set, get, delete or cas") from None
+    if op not in (Op.SET, Op.GET, Op.DELETE, Op.CAS):
+        raise CommandError(f"propose takes set, get, delete or cas, not {cmd.op!r}")
+    if op in (Op.SET, Op.CAS) and cmd.value is None:
+        raise CommandError(f"{op.value} needs a value")
+    scripting.propose(cluster, cmd.node, Command(op, cmd.key, cmd.value, cmd.expected))
+
+
+def _drop_kind(cluster: Cluster, cmd: DropKind) -> None:
+    known = {k.value for k in Kind}
+    for kind in cmd.kinds:
+        if kind not in known:
+            raise CommandError(
+                f"drop_kind.kinds: unknown kind {kind!r}; kinds are {', '.join(sorted(known))}"
+            )
+    for end in (cmd.src, cmd.dst):
+        if end != "*":
+            cluster.require_node(end)
+    cluster.set_dropped_kinds(cmd.src, cmd.dst, frozenset(cmd.kinds))
+
+
+def _jitter(cluster: Cluster, cmd: Jitter) -> None:
+    if not 0 <= cmd.ms <= 10_000:
+        raise CommandError(f"jitter.ms must be 0..10000 (0 turns it off), got {cmd.ms:g}")
+    cluster.set_jitter(cmd.ms)
+
+
 _HANDLERS: dict[type[SimCommand], Callable[[Cluster, Any], None]] = {
     Crash: lambda c, m: c.crash(m.node),
     Restart: lambda c, m: c.restart(m.node),
@@ -392,4 +479,9 @@ _HANDLERS: dict[type[SimCommand], Callable[[Cluster, Any], None]] = {
     AddServer: lambda c, m: membership.add_server(c, m.node),
     RemoveServer: lambda c, m: membership.remove_server(c, m.node),
     TransferLeadership: lambda c, m: membership.transfer_leadership(c, m.node),
+    Propose: _propose,
+    Inject: lambda c, m: scripting.inject(c, dict(m.message)),
+    Heartbeat: lambda c, m: scripting.heartbeat(c, m.node),
+    DropKind: _drop_kind,
+    Jitter: _jitter,
 }

@@ -63,6 +63,12 @@ class Network:
         self.delivered = 0
         self.dropped = 0
         self.duplicated = 0
+        # Scripting: message kinds dropped on arrival, per (src, dst) ("*" = any node).
+        self.dropped_kinds: dict[tuple[str, str], frozenset[str]] = {}
+        # Scripting: extra delay per message, uniform in [0, jitter) ms, on top of the link's
+        # latency, so messages overtake each other. Drawn only when on: runs without it keep
+        # their random streams.
+        self.jitter = 0.0
 
     # ---------------------------------------------------------------- topology
 
@@ -123,6 +129,8 @@ class Network:
         for i in range(copies):
             latency = self.rng.uniform(p.latency_min, p.latency_max)
             lost = bool(p.drop) and self.rng.random() < p.drop
+            if self.jitter:
+                latency += self.rng.uniform(0, self.jitter)
             env = Envelope(self.next_id, msg, now, round(now + latency, 3), lost, i > 0)
             self.next_id += 1
             self.in_flight[env.id] = env
@@ -143,7 +151,18 @@ class Network:
         if not self.can_reach(env.msg.src, env.msg.dst):
             self.dropped += 1
             raise Drop("blocked by the partition")
+        if self.dropped_kinds and self.kind_dropped(env.msg):
+            self.dropped += 1
+            raise Drop(f"{env.msg.kind} messages are being dropped")
         self.delivered += 1
+
+    def kind_dropped(self, msg: Message) -> bool:
+        """Whether a drop-by-kind rule catches this message."""
+        kind = msg.kind.value
+        return any(
+            kind in self.dropped_kinds.get(link, frozenset())
+            for link in ((msg.src, msg.dst), (msg.src, "*"), ("*", msg.dst), ("*", "*"))
+        )
 
     def reschedule(self, env: Envelope, deliver_at: float) -> Envelope:
         moved = replace(env, deliver_at=deliver_at)

@@ -1,0 +1,59 @@
+"""A real page across a kill -9 of its server: it reconnects and shows the same cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.deploy.procs import App
+from tests.e2e.conftest import Lab
+
+
+def node_view(lab: Lab) -> dict[str, tuple[str | None, ...]]:
+    return {
+        n: (
+            lab.node(n).get_attribute("data-state"),
+            lab.node(n).get_attribute("data-role"),
+            lab.node(n).get_attribute("data-term"),
+        )
+        for n in lab.nodes()
+    }
+
+
+def test_page_gets_its_cluster_back_after_kill_9(
+    page: Any, tmp_path: Path, save_screenshot: Any
+) -> None:
+    app = App(tmp_path, "--store", str(tmp_path / "sessions.sqlite3"))
+    try:
+        page.set_default_timeout(15000)
+        lab = Lab(page, app.url + "/").open()
+        lab.fast()
+        lab.play()
+        leader = lab.leader()
+        lab.open_menu(leader).get_by_test_id("action-crash").click()
+        expect(lab.node(leader)).to_have_attribute("data-state", "crashed")
+        lab.leader()  # a new one, in a higher term
+        lab.pause()
+        before_time = lab.sim_time()
+        before_nodes = node_view(lab)
+        before_logs = lab.log_rows()
+
+        app.kill9()
+        expect(page.get_by_test_id("connection")).not_to_have_attribute("data-state", "ok")
+        app.start()
+        # socket.io-client reconnects by itself, with the session token it kept.
+        expect(page.get_by_test_id("connection")).to_have_attribute(
+            "data-state", "ok", timeout=30000
+        )
+        lab.wait_until(lambda: lab.sim_time() == before_time, what="the same simulated time")
+        assert node_view(lab) == before_nodes
+        assert lab.log_rows() == before_logs
+        expect(lab.node(leader)).to_have_attribute("data-state", "crashed")
+        save_screenshot(page, "after-restart")
+        # And it carries on from there.
+        lab.play()
+        lab.wait_until(lambda: lab.sim_time() > before_time, what="time moving again")
+    finally:
+        app.stop()
