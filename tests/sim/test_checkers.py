@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 
 from raftviz.core.log import RaftLog
-from raftviz.core.messages import Command, Event, LogEntry, Op
+from raftviz.core.messages import Command, Event, LogEntry, Op, RequestVoteReply
 from raftviz.core.paxos import PaxosNode
 from raftviz.core.paxos_messages import Ballot, Proposal
 from raftviz.core.raft import RaftNode, Role
@@ -73,6 +73,8 @@ def set_state(
     assert disk is not None
     disk.durable = copy_state(n)
     disk.written = node_signature(n)
+    if n.voted_for is not None:  # the write is done, so the vote went out with its reply
+        c.monitor.note_sent(RequestVoteReply(node_id, n.voted_for, n.current_term, True))
     c.monitor.observe(c, [host(c, node_id)])
 
 

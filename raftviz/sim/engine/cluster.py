@@ -30,6 +30,8 @@ from raftviz.core.messages import (
     Message,
     Op,
     ReadMode,
+    RequestVote,
+    RequestVoteReply,
 )
 from raftviz.core.paxos import PaxosNode, PaxosPersistent, PaxosSettings
 from raftviz.core.raft import Output, PersistentState, RaftNode, RaftSettings, Role
@@ -412,6 +414,8 @@ class Cluster:
         self._run(host, node.tick(local))
 
     def _send(self, msg: Message) -> None:
+        if isinstance(msg, (RequestVote, RequestVoteReply)):
+            self.monitor.note_sent(msg)
         for env in self.network.send(msg, self.now):
             if not self.network.manual:
                 self.scheduler.schedule(env.deliver_at, Deliver(env.id))

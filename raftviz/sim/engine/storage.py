@@ -41,8 +41,8 @@ def signature(term: int, voted_for: str | None, log_last: int, log_digest: int) 
 
 
 def node_signature(node: RaftNode) -> Signature:
-    return signature(node.current_term, node.voted_for, node.log.last_index,
-                     node.log.digest(node.log.last_index))
+    """The signature of what the node says it persists (:meth:`RaftNode.persistent_state`)."""
+    return state_signature(node.persistent_state())
 
 
 def state_signature(state: PersistentState) -> Signature:
@@ -53,11 +53,14 @@ def state_signature(state: PersistentState) -> Signature:
 def copy_state(node: RaftNode | PersistentState) -> PersistentState:
     """A private copy (full log chunks are shared, so this copies at most the log's tail).
 
-    The configuration history is derived from the log's entries, so the log's signature
-    covers it; it is copied along so a restart sees the same configurations.
+    A node's state is what it says it persists (:meth:`RaftNode.persistent_state`). The
+    configuration history is derived from the log's entries, so the log's signature covers it;
+    it is copied along so a restart sees the same configurations.
     """
+    state = node.persistent_state() if isinstance(node, RaftNode) else node
     return PersistentState(
-        node.current_term, node.voted_for, copy.deepcopy(node.log), copy.deepcopy(node.configs)
+        state.current_term, state.voted_for, copy.deepcopy(state.log),
+        copy.deepcopy(state.configs),
     )
 
 
