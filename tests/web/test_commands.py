@@ -249,6 +249,8 @@ def check_heartbeat(page: Page) -> None:
     leader = _elect(page)
     page.command(type="manual", on=True)
     page.command(type="heartbeat", node=leader)
+    # A leader elected a moment ago may still be fsyncing its no-op: its AppendEntries wait.
+    page.player(action="advance", ms=10)
     sent = [m for m in page.state["messages"] if m["kind"] == "AppendEntries"]
     assert len(sent) >= 2
 
