@@ -9,6 +9,10 @@ checkpoint, replay up to one interval). Targets: peak memory at most 100 MB, and
 Run from the repository root:
 
     .venv/bin/python -m bench.bench_history [--minutes M] [--checkpoint-every MS] [--tracemalloc]
+        [--snapshot-threshold N]
+
+``--snapshot-threshold`` sets log compaction (section 7): 0 turns it off, the default is the
+engine's default.
 
 Peak memory is the process's peak resident set size (``resource.getrusage``), which includes
 the interpreter itself (printed as the baseline). ``--tracemalloc`` also reports the peak of
@@ -23,6 +27,7 @@ import sys
 import time
 import tracemalloc
 
+from raftviz.core.raft import RaftSettings
 from raftviz.sim.engine.cluster import ClusterConfig
 from raftviz.sim.history import History
 
@@ -40,6 +45,9 @@ def main() -> None:
     parser.add_argument("--checkpoint-every", type=float, default=1000.0, metavar="MS")
     parser.add_argument("--jumps", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--snapshot-threshold", type=int,
+                        default=RaftSettings().snapshot_threshold, metavar="N",
+                        help="snapshot after N applied entries (0 = compaction off)")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="also measure peak traced Python allocations (slow)")
     args = parser.parse_args()
@@ -48,7 +56,8 @@ def main() -> None:
     if args.tracemalloc:
         tracemalloc.start()
     started, cpu = time.perf_counter(), time.process_time()
-    history = History(ClusterConfig(size=5, seed=args.seed),
+    settings = RaftSettings(snapshot_threshold=args.snapshot_threshold)
+    history = History(ClusterConfig(size=5, seed=args.seed, settings=settings),
                       checkpoint_every=args.checkpoint_every)
     history.apply_json({"type": "workload", "rate": args.rate, "read_ratio": 0.0, "keys": 10})
     end = args.minutes * 60_000.0
@@ -82,7 +91,9 @@ def main() -> None:
     print(f"  {args.jumps} jumps back: max {max(jumps):.1f} ms, median "
           f"{statistics.median(jumps):.1f} ms  (target <= 100 ms)")
     print(f"  after the last jump: t={c.now:.1f} ms, log length "
-          f"{max(h.node.log.last_index for h in c.hosts.values() if h.node)}")
+          f"{max(h.node.log.last_index for h in c.hosts.values() if h.node)}, compaction "
+          f"{args.snapshot_threshold or 'off'}, longest log holds "
+          f"{max(len(h.node.log) for h in c.hosts.values() if h.node)} entries")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,21 @@
-"""The Raft log: 1-based, append-mostly, cheap to checkpoint.
+"""The Raft log: 1-based, append-mostly, compactable, cheap to checkpoint.
 
 Entries live in fixed-size chunks; a full chunk is an immutable tuple, so a deep copy of the log
 (taken at every history checkpoint) shares every full chunk and copies only the short tail.
 That is what lets a ten-minute session keep hundreds of checkpoints in a few megabytes.
 
+Log compaction (Raft paper, section 7) replaces a prefix by a snapshot: the log then remembers
+only the snapshot's last included index and term and holds the entries after it. Indices keep
+their absolute values, so every caller keeps speaking in the paper's indices; asking for an
+entry inside the snapshot raises IndexError, and ``term_at(snapshot_index)`` answers the last
+included term, which is all the consistency check and the up-to-date rule need.
+
 Each position also carries a chain digest: ``digest(i) = hash((digest(i-1), term_i, command_i))``.
 Two logs with the same digest at an index hold identical prefixes up to that index, which lets
-the Log Matching and Leader Completeness checkers compare whole prefixes in O(1). The digest is
-process-local (Python's hash) and never leaves the process.
+the Log Matching and Leader Completeness checkers compare whole prefixes in O(1). A compacted
+log keeps the digest of its snapshot's last included entry, so the chain continues across the
+snapshot (digests of compacted entries are gone with them). The digest is process-local
+(Python's hash) and never leaves the process.
 """
 
 from __future__ import annotations
@@ -22,9 +30,12 @@ CHUNK = 256
 
 
 class RaftLog:
-    """A 1-based list of :class:`LogEntry` with chunked storage and chain digests."""
+    """A 1-based list of :class:`LogEntry` with chunked storage, chain digests and a snapshot."""
 
-    __slots__ = ("_chunks", "_tail", "_dchunks", "_dtail", "_len", "truncations", "changed_from")
+    __slots__ = (
+        "_chunks", "_tail", "_dchunks", "_dtail", "_offset", "_len", "snapshot_index",
+        "snapshot_term", "snapshot_digest", "truncations", "changed_from",
+    )
 
     def __init__(self, entries: list[LogEntry] | tuple[LogEntry, ...] = ()) -> None:
         self._chunks: list[tuple[LogEntry, ...]] = []
@@ -33,7 +44,14 @@ class RaftLog:
         # full chunks are never modified again, so checkpoints share them.
         self._dchunks: list[array[int]] = []
         self._dtail: array[int] = array("q")
-        self._len = 0
+        # Storage position p holds index _offset + p + 1. Compaction drops whole chunks, so a
+        # few compacted entries may linger at the front of the first chunk until it goes too.
+        self._offset = 0
+        self._len = 0  # storage positions in use
+        # The snapshot's last included index and term (0, 0: nothing compacted).
+        self.snapshot_index = 0
+        self.snapshot_term = 0
+        self.snapshot_digest = 0
         # Counts entries removed by conflict truncation; the checkers use it to catch a leader
         # that deletes from its own log (Leader Append-Only).
         self.truncations = 0
@@ -44,49 +62,69 @@ class RaftLog:
             self.append(entry)
 
     def __len__(self) -> int:
-        return self._len
+        """Entries held: those after the snapshot."""
+        return self.last_index - self.snapshot_index
 
     @property
     def last_index(self) -> int:
-        return self._len
+        return self._offset + self._len
 
     @property
     def last_term(self) -> int:
-        return self.term_at(self._len)
+        return self.term_at(self.last_index)
+
+    @property
+    def first_index(self) -> int:
+        """The first index still held as an entry (one past the snapshot)."""
+        return self.snapshot_index + 1
+
+    def _position(self, index: int) -> tuple[int, int]:
+        return divmod(index - self._offset - 1, CHUNK)
 
     def entry(self, index: int) -> LogEntry:
-        """The entry at 1-based ``index``; raises IndexError outside 1..last_index."""
-        if index < 1 or index > self._len:
-            raise IndexError(f"no entry at index {index}; log has {len(self)}")
-        i = index - 1
-        c, off = divmod(i, CHUNK)
+        """The entry at 1-based ``index``; raises IndexError outside first_index..last_index."""
+        if index <= self.snapshot_index and index >= 1:
+            raise IndexError(
+                f"entry {index} was compacted into the snapshot (through {self.snapshot_index})"
+            )
+        if index < 1 or index > self.last_index:
+            raise IndexError(f"no entry at index {index}; log has {self.last_index}")
+        c, off = self._position(index)
         if c < len(self._chunks):
             return self._chunks[c][off]
         return self._tail[off]
 
     def term_at(self, index: int) -> int:
-        """Term of the entry at ``index``; 0 for index 0 (the empty prefix)."""
-        if index == 0:
-            return 0
+        """Term of the entry at ``index``; the last included term at the snapshot index."""
+        if index == self.snapshot_index:
+            return self.snapshot_term
         return self.entry(index).term
 
     def digest(self, index: int) -> int:
-        """Chain digest of the prefix ending at ``index`` (0 for the empty prefix)."""
-        if index == 0:
-            return 0
-        i = index - 1
-        c, off = divmod(i, CHUNK)
+        """Chain digest of the prefix ending at ``index`` (known from the snapshot index on)."""
+        if index == self.snapshot_index:
+            return self.snapshot_digest
+        if index < self.snapshot_index:
+            raise IndexError(
+                f"digest {index} was compacted into the snapshot (through {self.snapshot_index})"
+            )
+        if index > self.last_index:
+            raise IndexError(f"no entry at index {index}; log has {self.last_index}")
+        c, off = self._position(index)
         if c < len(self._dchunks):
             return self._dchunks[c][off]
         return self._dtail[off]
 
     def has(self, index: int, term: int) -> bool:
-        """Whether the log holds an entry at ``index`` with ``term`` (index 0 always matches)."""
-        return index == 0 or (index <= self._len and self.term_at(index) == term)
+        """Whether the log holds an entry at ``index`` with ``term`` (index 0 always matches).
+
+        ``index`` must not be inside the snapshot: the node clips such a question first.
+        """
+        return index == 0 or (index <= self.last_index and self.term_at(index) == term)
 
     def append(self, entry: LogEntry) -> None:
-        prev = self.digest(self._len)
-        self.changed_from = min(self.changed_from, self._len + 1)
+        prev = self.digest(self.last_index)
+        self.changed_from = min(self.changed_from, self.last_index + 1)
         self._tail.append(entry)
         self._dtail.append(hash((prev, entry.term, entry.command)))
         self._len += 1
@@ -98,12 +136,21 @@ class RaftLog:
 
     def truncate_from(self, index: int) -> None:
         """Delete the entry at ``index`` and all that follow it (Fig. 2, AppendEntries 3)."""
-        n = self._len
+        n = self.last_index
         if index > n:
             return
-        keep = max(index - 1, 0)
+        if index <= self.snapshot_index:
+            raise ValueError(
+                f"cannot truncate from {index}: entries through {self.snapshot_index} are "
+                f"in the snapshot, which holds only committed entries"
+            )
+        keep = index - 1
         self.truncations += n - keep
         self.changed_from = min(self.changed_from, keep + 1)
+        self._cut_storage(keep - self._offset)
+
+    def _cut_storage(self, keep: int) -> None:
+        """Keep the first ``keep`` storage positions."""
         self._len = keep
         c, off = divmod(keep, CHUNK)
         if c < len(self._chunks):
@@ -115,21 +162,62 @@ class RaftLog:
             del self._tail[off:]
             del self._dtail[off:]
 
+    def compact(self, index: int) -> None:
+        """Replace the prefix through ``index`` by a snapshot (section 7); later entries stay.
+
+        Used both when a server snapshots its own applied entries and when an installed
+        snapshot is a prefix of the log (Fig. 13, InstallSnapshot receiver 6).
+        """
+        if not self.snapshot_index < index <= self.last_index:
+            raise ValueError(
+                f"cannot compact through {index}: the log holds "
+                f"{self.first_index}..{self.last_index}"
+            )
+        self.snapshot_term = self.term_at(index)
+        self.snapshot_digest = self.digest(index)
+        self.snapshot_index = index
+        dead = index - self._offset
+        drop = min(dead // CHUNK, len(self._chunks))
+        if drop:
+            del self._chunks[:drop]
+            del self._dchunks[:drop]
+            self._offset += drop * CHUNK
+            self._len -= drop * CHUNK
+            dead -= drop * CHUNK
+        if not self._chunks and dead:
+            # Only the tail is left: drop its compacted front too (positions restart at 0).
+            del self._tail[:dead]
+            del self._dtail[:dead]
+            self._offset += dead
+            self._len -= dead
+
+    def reset_to_snapshot(self, index: int, term: int, digest: int) -> None:
+        """Discard the entire log for a snapshot it does not extend (Fig. 13, receiver 7)."""
+        removed = max(self.last_index - index, 0)
+        self.truncations += removed
+        self.changed_from = min(self.changed_from, min(self.last_index, index) + 1)
+        self._chunks, self._dchunks = [], []
+        self._tail, self._dtail = [], array("q")
+        self._offset, self._len = index, 0
+        self.snapshot_index, self.snapshot_term, self.snapshot_digest = index, term, digest
+
     def slice(self, start: int, stop: int) -> tuple[LogEntry, ...]:
-        """Entries ``start..stop`` inclusive (1-based), clipped to the log."""
-        stop = min(stop, self._len)
-        return tuple(self.entry(i) for i in range(max(start, 1), stop + 1))
+        """Entries ``start..stop`` inclusive (1-based), clipped to the entries held."""
+        stop = min(stop, self.last_index)
+        return tuple(self.entry(i) for i in range(max(start, self.first_index), stop + 1))
 
     def first_index_of_term(self, index: int) -> int:
         """The first index holding the same term as ``index`` (for the fast back-up hint)."""
         term = self.term_at(index)
-        while index > 1 and self.term_at(index - 1) == term:
+        while index > self.first_index and self.term_at(index - 1) == term:
             index -= 1
         return index
 
     def last_index_of_term(self, term: int) -> int:
-        """The last index holding ``term``, or 0 if the log has none."""
-        for i in range(self._len, 0, -1):
+        """The last index holding ``term``, or 0 if the log has none (the snapshot's included)."""
+        for i in range(self.last_index, self.snapshot_index - 1, -1):
+            if i == 0:
+                return 0
             t = self.term_at(i)
             if t == term:
                 return i
@@ -138,9 +226,15 @@ class RaftLog:
         return 0
 
     def __iter__(self) -> Iterator[LogEntry]:
+        """The entries held, from first_index on."""
+        skip = self.snapshot_index - self._offset
         for chunk in self._chunks:
-            yield from chunk
-        yield from self._tail
+            if skip >= len(chunk):
+                skip -= len(chunk)
+                continue
+            yield from chunk[skip:] if skip else chunk
+            skip = 0
+        yield from self._tail[skip:] if skip else self._tail
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RaftLog:
         copy = RaftLog.__new__(RaftLog)
@@ -148,10 +242,17 @@ class RaftLog:
         copy._tail = list(self._tail)
         copy._dchunks = list(self._dchunks)
         copy._dtail = array("q", self._dtail)
+        copy._offset = self._offset
         copy._len = self._len
+        copy.snapshot_index = self.snapshot_index
+        copy.snapshot_term = self.snapshot_term
+        copy.snapshot_digest = self.snapshot_digest
         copy.truncations = self.truncations
         copy.changed_from = self.changed_from
         return copy
 
     def __repr__(self) -> str:
-        return f"RaftLog({[(e.term, e.command.describe()) for e in self]})"
+        entries = [(e.term, e.command.describe()) for e in self]
+        if self.snapshot_index:
+            return f"RaftLog(snapshot {self.snapshot_index}/t{self.snapshot_term}, {entries})"
+        return f"RaftLog({entries})"

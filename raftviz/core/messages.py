@@ -113,6 +113,8 @@ class Kind(StrEnum):
     REQUEST_VOTE_REPLY = "RequestVoteReply"
     APPEND_ENTRIES = "AppendEntries"
     APPEND_ENTRIES_REPLY = "AppendEntriesReply"
+    INSTALL_SNAPSHOT = "InstallSnapshot"
+    INSTALL_SNAPSHOT_REPLY = "InstallSnapshotReply"
     CLIENT_REQUEST = "ClientRequest"
     CLIENT_REPLY = "ClientReply"
     TIMEOUT_NOW = "TimeoutNow"
@@ -235,6 +237,58 @@ class AppendEntriesReply(Message):
         if self.conflict_index:
             hint = f", conflict term {self.conflict_term} from {self.conflict_index}"
         return f"term {self.term}, rejected at {self.reject_index}{hint}"
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshot(Message):
+    """Raft Fig. 13, InstallSnapshot RPC arguments: one chunk of the leader's snapshot.
+
+    ``size`` (the snapshot's total bytes) and ``seq`` (the leader's round, as in
+    AppendEntries) are bookkeeping for the UI's progress bar and for ReadIndex rounds.
+    """
+
+    last_included_index: int
+    last_included_term: int
+    offset: int
+    data: bytes
+    done: bool
+    size: int = 0
+    seq: int = 0
+
+    @property
+    def kind(self) -> Kind:
+        return Kind.INSTALL_SNAPSHOT
+
+    def summary(self) -> str:
+        end = self.offset + len(self.data)
+        last = ", done" if self.done else ""
+        return (
+            f"term {self.term}, snapshot through {self.last_included_index}/"
+            f"t{self.last_included_term}, bytes {self.offset}-{end} of {self.size}{last}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshotReply(Message):
+    """Raft Fig. 13, InstallSnapshot RPC results (the term).
+
+    Like AppendEntriesReply it also says what it acknowledges: which snapshot, how many of its
+    bytes the follower now holds in order (``received``: where the next chunk must start), and
+    whether the snapshot is installed, so the leader can move on or resend a lost chunk.
+    """
+
+    last_included_index: int
+    received: int
+    installed: bool
+    seq: int = 0
+
+    @property
+    def kind(self) -> Kind:
+        return Kind.INSTALL_SNAPSHOT_REPLY
+
+    def summary(self) -> str:
+        what = "installed" if self.installed else f"holds {self.received} bytes"
+        return f"term {self.term}, snapshot through {self.last_included_index} {what}"
 
 
 @dataclass(frozen=True, slots=True)

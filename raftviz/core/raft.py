@@ -7,6 +7,11 @@ and :meth:`RaftNode.timeout_now` when the user forces an election; each returns 
 own clock reading in milliseconds, which may drift from simulated real time. Randomness
 (election timeouts) comes from the ``random.Random`` the simulation hands in.
 
+Log compaction (section 7): a server snapshots its state machine when it has applied
+``snapshot_threshold`` entries since its last snapshot, or when told to; a leader whose
+next_index for a follower falls inside its snapshot sends the snapshot with InstallSnapshot, in
+chunks (Fig. 13).
+
 Optional behaviour from the Raft thesis (PreVote, CheckQuorum, ReadIndex and lease reads, fast
 log back-up, joint consensus instead of single-server changes) and the teaching modes that
 break safety on purpose are switched by :class:`RaftSettings`.
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from raftviz.core.compaction import Snapshot, decode_snapshot, encode_snapshot
 from raftviz.core.log import RaftLog
 from raftviz.core.membership import ConfigHistory, Configuration, MembershipError
 from raftviz.core.messages import (
@@ -36,6 +42,8 @@ from raftviz.core.messages import (
     ClientRequest,
     Command,
     Event,
+    InstallSnapshot,
+    InstallSnapshotReply,
     LogEntry,
     Message,
     Op,
@@ -69,6 +77,11 @@ class RaftSettings:
     check_quorum: bool = False
     max_batch: int = 64  # entries per AppendEntries
     lease_drift_bound: float = 0.05  # assumed bound on clock drift rate, shortens the lease
+    # Section 7: snapshot after this many entries applied since the last snapshot (0 = never).
+    # On by default, as in etcd and Consul, so long sessions keep bounded logs; set far above
+    # what a lesson or a short demo appends, so those never compact unless asked to.
+    snapshot_threshold: int = 1000
+    snapshot_chunk_size: int = 1024  # bytes of snapshot per InstallSnapshot message
     # Teaching modes: each breaks safety on purpose, and the snapshot flags it.
     no_majority: bool = False  # a candidate wins alone and a leader commits alone
     commit_old_terms: bool = False  # count replicas of old-term entries (the Figure 8 mistake)
@@ -147,6 +160,25 @@ class PersistentState:
     voted_for: str | None = None
     log: RaftLog = field(default_factory=RaftLog)
     configs: ConfigHistory | None = None
+    snapshot: Snapshot | None = None  # the log's compacted prefix (section 7)
+
+
+@dataclass(slots=True)
+class SnapshotSend:
+    """A leader's transfer of one snapshot to one follower: the bytes and how many it holds."""
+
+    snapshot: Snapshot
+    raw: bytes
+    offset: int = 0  # the follower acknowledged every byte before this one
+
+
+@dataclass(slots=True)
+class SnapshotDownload:
+    """A follower's partly received snapshot (Fig. 13's snapshot file, before it is saved)."""
+
+    last_included_index: int
+    size: int  # the whole snapshot's bytes, as the leader announced them
+    data: bytes = b""
 
 
 class RaftNode:
@@ -169,24 +201,31 @@ class RaftNode:
         self.current_term = state.current_term
         self.voted_for = state.voted_for
         self.log = state.log
+        self.snapshot = state.snapshot
         if state.configs is not None:
             self.configs = ConfigHistory(state.configs.base, state.configs.entries)
         else:
+            base = self.snapshot.configuration if self.snapshot else Configuration.of(peers)
             self.configs = ConfigHistory(
-                Configuration.of(peers),
+                base,
                 (
                     (i, entry.command.config)
-                    for i, entry in enumerate(self.log, start=1)
+                    for i, entry in enumerate(self.log, start=self.log.first_index)
                     if entry.command.config is not None
                 ),
             )
         self.peers: tuple[str, ...] = ()
-        # Volatile state on all servers.
+        # Volatile state on all servers. A snapshot holds only committed, applied entries, so
+        # a restart resumes from it rather than from an empty state machine.
         self.commit_index = 0
         self.last_applied = 0
         self.role = Role.FOLLOWER
         self.leader_id: str | None = None
         self.sm = KVStateMachine()
+        if self.snapshot is not None:
+            self.sm = KVStateMachine.from_image(self.snapshot.state)
+            self.commit_index = self.last_applied = self.snapshot.last_included_index
+        self.snapshot_download: SnapshotDownload | None = None
         self.votes_received: set[str] = set()
         self.votes_refused: set[str] = set()
         self.heard_from_leader_at: float | None = None
@@ -210,6 +249,7 @@ class RaftNode:
         # How far the log is on stable storage, when the simulation models a disk (None: every
         # appended entry counts as stored at once).
         self.durable_index: int | None = None
+        self.snapshot_sends: dict[str, SnapshotSend] = {}
         self.catch_up: CatchUp | None = None
         self.transfer_target: str | None = None
         self.transfer_deadline = 0.0
@@ -223,6 +263,7 @@ class RaftNode:
 
     def step(self, msg: Message, now: float) -> Output:
         """Handle one incoming message."""
+        self._maybe_snapshot()
         if self._observe_term(msg, now):
             handler = _HANDLERS.get(type(msg))
             if handler is None:
@@ -233,6 +274,7 @@ class RaftNode:
 
     def tick(self, now: float) -> Output:
         """Fire every timer that is due at ``now`` (election, heartbeat, quorum check)."""
+        self._maybe_snapshot()
         if self.role is Role.LEADER:
             if now >= self.heartbeat_deadline:
                 self.heartbeat_deadline = now + self.settings.heartbeat_interval
@@ -249,6 +291,7 @@ class RaftNode:
 
     def timeout_now(self, now: float) -> Output:
         """Force the election timer to expire now (the UI's "time out now")."""
+        self._maybe_snapshot()
         self._on_election_timeout(now, forced=True)
         self._apply_committed(now)
         return self._flush()
@@ -262,6 +305,12 @@ class RaftNode:
         if self.role is Role.LEADER:
             self._advance_commit(now)
         self._apply_committed(now)
+        return self._flush()
+
+    def snapshot_now(self, now: float) -> Output:
+        """Snapshot the state machine and compact the log now (the UI's "Snapshot now")."""
+        if self.last_applied > self.log.snapshot_index:
+            self._take_snapshot("was told to snapshot")
         return self._flush()
 
     def heartbeat_now(self, now: float) -> Output:
@@ -295,7 +344,9 @@ class RaftNode:
 
     def persistent_state(self) -> PersistentState:
         """The state a crash leaves behind."""
-        return PersistentState(self.current_term, self.voted_for, self.log, self.configs)
+        return PersistentState(
+            self.current_term, self.voted_for, self.log, self.configs, self.snapshot
+        )
 
     def campaigns(self) -> bool:
         """Whether this server may start elections: it is a voter, or it is being removed.
@@ -386,7 +437,7 @@ class RaftNode:
 
     @staticmethod
     def _leader_of(msg: Message) -> str | None:
-        return msg.src if isinstance(msg, AppendEntries) else None
+        return msg.src if isinstance(msg, (AppendEntries, InstallSnapshot)) else None
 
     # ---------------------------------------------------------------- elections
 
@@ -537,6 +588,7 @@ class RaftNode:
         self.leader_id = self.id
         self.next_index = {p: self.log.last_index + 1 for p in self.peers}
         self.match_index = {p: 0 for p in self.peers}
+        self.snapshot_sends = {}
         self.acked_seq = {p: 0 for p in self.peers}
         self.round_sent = {}
         self.recent_active = set()
@@ -596,6 +648,7 @@ class RaftNode:
         self.pending_reads = []
         self.next_index = {}
         self.match_index = {}
+        self.snapshot_sends = {}
         self.lease_until = 0.0
         self.role = Role.FOLLOWER
         self.leader_id = None
@@ -635,6 +688,12 @@ class RaftNode:
 
     def _send_append(self, peer: str) -> None:
         next_index = self.next_index[peer]
+        if next_index <= self.log.snapshot_index:
+            # The entries this follower needs were compacted away: send the snapshot instead.
+            self._send_snapshot_chunk(peer)
+            return
+        # The follower no longer needs a snapshot (it caught up another way): end any transfer.
+        self.snapshot_sends.pop(peer, None)
         prev = next_index - 1
         entries = self.log.slice(next_index, next_index + self.settings.max_batch - 1)
         self.sent_upto[peer] = prev + len(entries)
@@ -678,12 +737,17 @@ class RaftNode:
             self.leader_id = msg.src
         self.heard_from_leader_at = now
         self._reset_election_timer(now)
-        prev = msg.prev_log_index
-        if not self.log.has(prev, msg.prev_log_term):
+        prev, entries = msg.prev_log_index, msg.entries
+        if prev < self.log.snapshot_index:
+            # Entries through our snapshot are committed, and a leader of our term holds every
+            # committed entry (Leader Completeness): they match; only what follows is news.
+            entries = entries[self.log.snapshot_index - prev :]
+            prev = self.log.snapshot_index
+        elif not self.log.has(prev, msg.prev_log_term):
             self._reject_append(msg, prev)
             return
         index = prev
-        for entry in msg.entries:
+        for entry in entries:
             index += 1
             if index <= self.log.last_index:
                 if self.log.term_at(index) == entry.term:
@@ -703,7 +767,7 @@ class RaftNode:
             if entry.command.config is not None:
                 self.configs.appended(index, entry.command.config)
                 self._on_config_changed()
-        last_new = prev + len(msg.entries)
+        last_new = prev + len(entries)
         if msg.leader_commit > self.commit_index:
             new_commit = min(msg.leader_commit, last_new)
             if new_commit > self.commit_index:
@@ -769,6 +833,8 @@ class RaftNode:
             if msg.match_index > self.match_index[peer]:
                 self.match_index[peer] = msg.match_index
             self.next_index[peer] = max(self.next_index[peer], self.match_index[peer] + 1)
+            if self.next_index[peer] > self.log.snapshot_index:
+                self.snapshot_sends.pop(peer, None)  # caught up another way: no snapshot due
             self._advance_commit(now)
             if self.role is not Role.LEADER or peer not in self.next_index:
                 return  # a committed configuration removed this leader or this peer
@@ -1066,6 +1132,204 @@ class RaftNode:
             return
         self._start_election(now, f"was told by {msg.src} to time out", transfer=True)
 
+    # ------------------------------------------------------------ log compaction
+
+    def _config_at(self, index: int) -> Configuration:
+        """The configuration in force at ``index``: what a snapshot through it records (Fig. 12)."""
+        config = self.configs.base
+        for at, entry in self.configs.entries:
+            if at <= index:
+                config = entry
+        return config
+
+    def _rebase_configs(self, index: int, base: Configuration) -> None:
+        """The log now starts after ``index``: its configuration entries there fold into base."""
+        before = self.config
+        kept = [(at, c) for at, c in self.configs.entries if at > index]
+        self.configs = ConfigHistory(base, kept)
+        if self.config != before:
+            self._on_config_changed()
+
+    def _maybe_snapshot(self) -> None:
+        """Section 7: snapshot once ``snapshot_threshold`` entries were applied since the last.
+
+        Checked when the next input arrives, so a snapshot covers only entries applied in
+        earlier steps (real servers snapshot in the background, after applying).
+        """
+        threshold = self.settings.snapshot_threshold
+        if threshold and self.last_applied - self.log.snapshot_index >= threshold:
+            self._take_snapshot(f"had applied {threshold} entries since its last snapshot")
+
+    def _take_snapshot(self, why: str) -> None:
+        """Section 7: write the state machine to a snapshot, then discard the entries it covers."""
+        index = self.last_applied
+        held = len(self.log)
+        self.snapshot = Snapshot(
+            index,
+            self.log.term_at(index),
+            self._config_at(index),
+            self.sm.image(),
+            self.log.digest(index),
+        )
+        self.log.compact(index)
+        self._rebase_configs(index, self.snapshot.configuration)
+        dropped = held - len(self.log)
+        self._event(
+            "snapshot",
+            f"{self.id} {why}: it saved a snapshot through index {index} (term "
+            f"{self.snapshot.last_included_term}) and discarded {dropped} log entries",
+            index=index,
+        )
+
+    def _send_snapshot_chunk(self, peer: str) -> None:
+        """Fig. 13: send the next chunk of the snapshot to a follower that needs it."""
+        send = self.snapshot_sends.get(peer)
+        assert self.snapshot is not None  # a compacted log always has its snapshot
+        if send is not None and send.offset == 0 and send.snapshot is not self.snapshot:
+            # Nothing of the older snapshot has arrived yet: send the newest one instead.
+            send = self.snapshot_sends[peer] = SnapshotSend(
+                self.snapshot, encode_snapshot(self.snapshot)
+            )
+        if send is None:
+            send = SnapshotSend(self.snapshot, encode_snapshot(self.snapshot))
+            self.snapshot_sends[peer] = send
+            self._event(
+                "snapshot_send",
+                f"{self.id} needs to send {peer} entries from index {self.next_index[peer]}, "
+                f"but they are in its snapshot: it sends the snapshot through index "
+                f"{send.snapshot.last_included_index} ({len(send.raw)} bytes) instead",
+                index=send.snapshot.last_included_index,
+            )
+        chunk = send.raw[send.offset : send.offset + self.settings.snapshot_chunk_size]
+        snap = send.snapshot
+        self._send(
+            InstallSnapshot(
+                self.id,
+                peer,
+                self.current_term,
+                snap.last_included_index,
+                snap.last_included_term,
+                send.offset,
+                chunk,
+                send.offset + len(chunk) >= len(send.raw),
+                len(send.raw),
+                self.seq,
+            )
+        )
+
+    def _on_install_snapshot(self, msg: InstallSnapshot, now: float) -> None:
+        """Fig. 13, InstallSnapshot receiver 1-8."""
+        if msg.term < self.current_term:
+            self._event(
+                "snapshot_rejected",
+                f"{self.id} rejected InstallSnapshot from {msg.src}: its term {msg.term} is "
+                f"older than {self.current_term}",
+            )
+            self._reply_snapshot(msg, 0, installed=False)
+            return
+        if self.role is Role.LEADER:
+            # Two leaders in one term: only possible in the no-majority teaching mode.
+            self._event(
+                "snapshot_rejected",
+                f"{self.id} is itself leader of term {self.current_term} and rejected "
+                f"InstallSnapshot from {msg.src}, another leader of the same term",
+            )
+            self._reply_snapshot(msg, 0, installed=False)
+            return
+        if self.role is not Role.FOLLOWER:
+            self._become_follower(msg.term, now, leader=msg.src)
+        self.leader_id = msg.src
+        self.heard_from_leader_at = now
+        self._reset_election_timer(now)
+        index = msg.last_included_index
+        end = msg.offset + len(msg.data)
+        if index <= self.log.snapshot_index:
+            # 5: we already hold this snapshot or a newer one; a repeated chunk changes nothing.
+            self._reply_snapshot(msg, end, installed=True)
+            return
+        download = self.snapshot_download
+        if msg.offset == 0 and (download is None or download.last_included_index != index):
+            download = self.snapshot_download = SnapshotDownload(index, msg.size)  # 2: new file
+        if download is None or download.last_included_index != index or (
+            msg.offset > len(download.data)
+        ):
+            # A chunk went missing (or we restarted mid-transfer): say where we stand.
+            held = len(download.data) if download and download.last_included_index == index else 0
+            self._reply_snapshot(msg, held, installed=False)
+            return
+        if end > len(download.data):
+            download.data = download.data[: msg.offset] + msg.data  # 3: write at offset
+        if not msg.done:
+            self._reply_snapshot(msg, len(download.data), installed=False)  # 4: wait for more
+            return
+        self.snapshot_download = None
+        self._install_snapshot(decode_snapshot(download.data), msg.src)  # 5-8
+        self._reply_snapshot(msg, end, installed=True)
+
+    def _install_snapshot(self, snap: Snapshot, leader: str) -> None:
+        """Fig. 13, receiver 5-8: save the snapshot, keep a matching suffix, reset the state."""
+        index, term = snap.last_included_index, snap.last_included_term
+        if self.log.has(index, term):
+            kept = self.log.last_index - index
+            self.log.compact(index)  # 6: the snapshot is a prefix of our log
+            self._rebase_configs(index, snap.configuration)
+            what = f"kept the {kept} log entries after it"
+        else:
+            dropped = len(self.log)
+            self.log.reset_to_snapshot(index, term, snap.digest)  # 7: discard the entire log
+            self._rebase_configs(self.log.last_index, snap.configuration)  # 8: its config too
+            what = f"discarded its whole log ({dropped} entries)"
+        self.snapshot = snap
+        if self.last_applied < index:
+            self.sm = KVStateMachine.from_image(snap.state)  # 8: reset the state machine
+            self.last_applied = index
+            what += " and loaded the snapshot into its state machine"
+        self.commit_index = max(self.commit_index, index)
+        self._event(
+            "snapshot_installed",
+            f"{self.id} installed {leader}'s snapshot through index {index} (term {term}): it "
+            f"{what}",
+            index=index,
+        )
+
+    def _reply_snapshot(self, msg: InstallSnapshot, received: int, installed: bool) -> None:
+        self._send(
+            InstallSnapshotReply(
+                self.id,
+                msg.src,
+                self.current_term,
+                msg.last_included_index,
+                received,
+                installed,
+                msg.seq,
+            )
+        )
+
+    def _on_install_snapshot_reply(self, msg: InstallSnapshotReply, now: float) -> None:
+        """Fig. 13 (leader side): send the next chunk, or move on once it is installed."""
+        if self.role is not Role.LEADER or msg.term != self.current_term:
+            return
+        peer = msg.src
+        self.recent_active.add(peer)
+        if msg.seq > self.acked_seq.get(peer, 0):
+            self.acked_seq[peer] = msg.seq
+            self._on_round_acknowledged(now)
+        send = self.snapshot_sends.get(peer)
+        if send is None or send.snapshot.last_included_index != msg.last_included_index:
+            return  # a reply about a transfer that is over
+        if msg.installed:
+            del self.snapshot_sends[peer]
+            index = msg.last_included_index
+            self.match_index[peer] = max(self.match_index[peer], index)
+            self.next_index[peer] = max(self.next_index[peer], index + 1)
+            self._advance_commit(now)
+            self._send_append(peer)  # the entries after the snapshot follow at once
+            return
+        if msg.received == send.offset:
+            return  # a repeat: the next heartbeat resends the chunk if it was lost
+        send.offset = msg.received
+        self._send_snapshot_chunk(peer)
+
     # ------------------------------------------------------------------ clients
 
     def _on_client_request(self, msg: ClientRequest, now: float) -> None:
@@ -1216,6 +1480,8 @@ _HANDLERS: dict[type[Message], Callable[[RaftNode, Any, float], None]] = {
     RequestVoteReply: RaftNode._on_request_vote_reply,
     AppendEntries: RaftNode._on_append_entries,
     AppendEntriesReply: RaftNode._on_append_entries_reply,
+    InstallSnapshot: RaftNode._on_install_snapshot,
+    InstallSnapshotReply: RaftNode._on_install_snapshot_reply,
     ClientRequest: RaftNode._on_client_request,
     TimeoutNow: RaftNode._on_timeout_now,
 }

@@ -25,6 +25,21 @@ class Lock(Immutable):
     expires_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class KVImage(Immutable):
+    """The state machine frozen at one applied index: what a snapshot stores (section 7).
+
+    Client sessions are part of it: a server restored from a snapshot must still recognise a
+    retry of a request applied before the snapshot, or exactly-once would break there.
+    """
+
+    data: tuple[tuple[str, str], ...] = ()
+    locks: tuple[tuple[str, Lock], ...] = ()
+    next_token: int = 1
+    sessions: tuple[tuple[str, int, Result], ...] = ()
+    applied: int = 0
+
+
 OK = Result(True)  # the answer to every plain success, shared (sessions keep one per client)
 
 
@@ -40,6 +55,27 @@ class KVStateMachine:
         # client -> (last request id applied, its result)
         self.sessions: dict[str, tuple[int, Result]] = {}
         self.applied = 0
+
+    def image(self) -> KVImage:
+        """A frozen copy of the whole state, for a snapshot."""
+        return KVImage(
+            tuple(sorted(self.data.items())),
+            tuple(sorted(self.locks.items())),
+            self.next_token,
+            tuple((c, rid, res) for c, (rid, res) in sorted(self.sessions.items())),
+            self.applied,
+        )
+
+    @classmethod
+    def from_image(cls, image: KVImage) -> KVStateMachine:
+        """A state machine reset to a snapshot's contents (Fig. 13, receiver 8)."""
+        sm = cls()
+        sm.data = dict(image.data)
+        sm.locks = dict(image.locks)
+        sm.next_token = image.next_token
+        sm.sessions = {c: (rid, res) for c, rid, res in image.sessions}
+        sm.applied = image.applied
+        return sm
 
     def apply(self, entry: LogEntry) -> Result:
         """Apply one committed entry and return its result (idempotent per client request)."""

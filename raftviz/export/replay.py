@@ -32,6 +32,9 @@ def replica(history: History, at: float) -> History:
     twin.log = list(history.log)
     twin.checkpoints = list(history.checkpoints)
     twin.cluster = copy.deepcopy(cp.cluster)
+    # The run record is shared with the live run (raftviz/sim/record.py); a replica replaying
+    # beside it, perhaps while the live run forks, must not write into it.
+    twin.cluster.record = None
     twin.cursor = cp.cursor
     twin.checkpoint_every = math.inf  # a replica only runs forward: checkpoints would be waste
     return twin

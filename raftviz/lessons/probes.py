@@ -39,6 +39,8 @@ MESSAGE_KINDS = (
     "RequestVoteReply",
     "AppendEntries",
     "AppendEntriesReply",
+    "InstallSnapshot",
+    "InstallSnapshotReply",
     "ClientRequest",
     "ClientReply",
 )
@@ -283,6 +285,12 @@ def _log_descriptions(cluster: Cluster, node_id: str) -> list[str]:
     return [entry.command.describe() for entry in state.log] if state else []
 
 
+def _snapshot_index(cluster: Cluster, node_id: str) -> int:
+    """The last included index of this node's snapshot (0: never compacted), up or down."""
+    state = _persistent(cluster, node_id)
+    return state.log.snapshot_index if state else 0
+
+
 def _running(cluster: Cluster, node_id: str) -> RaftNode | PaxosNode | None:
     """The running node with this id, whatever its protocol (None while it is down)."""
     host = cluster.hosts.get(node_id)
@@ -475,6 +483,11 @@ CONDITIONS: dict[str, Entry] = {
     "quiet": Entry(
         _none, lambda c, a: not c.network.in_flight, "no message is in flight"
     ),
+    "snapshot_at_least": Entry(
+        _object({"node": _node, "index": _int(1)}),
+        lambda c, a: _snapshot_index(c, a["node"]) >= a["index"],
+        "this node's snapshot covers at least the entries up to this index",
+    ),
     "in_flight": Entry(
         _MESSAGE, lambda c, a: bool(_matching_messages(c, a)),
         "a message like this is in flight ({kind, from, to}, all optional)",
@@ -539,7 +552,12 @@ PROBES: dict[str, Entry] = {
     ),
     "commit_index_of": Entry(_node, _commit_index, "this node's commit index (0 while down)"),
     "log_length": Entry(
-        _node, lambda c, a: len(_log_descriptions(c, a)), "how many entries this node's log holds"
+        _node, lambda c, a: len(_log_descriptions(c, a)),
+        "how many entries this node's log holds (after its snapshot, if any)",
+    ),
+    "snapshot_index_of": Entry(
+        _node, _snapshot_index,
+        "the last included index of this node's snapshot (0 if it never compacted)",
     ),
     "value_of": Entry(
         _text,

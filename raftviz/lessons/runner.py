@@ -338,6 +338,7 @@ class LessonRunner:
             self.history = h
             self.generation += 1
         h.cluster = copy.deepcopy(mark.cluster)
+        h.cluster.fork_record()
         del h.log[mark.cursor :]
         h.cursor = mark.cursor
         position = (mark.events, mark.time)

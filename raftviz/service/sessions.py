@@ -31,6 +31,7 @@ from raftviz.service.frame_state import FrameState
 from raftviz.service.store import Fenced, Position, SessionStore, StoreError, rebuild
 from raftviz.service.store.base import encode_command, encode_config
 from raftviz.service.store.checkpoint import StoredCheckpoint, seal
+from raftviz.sim.changes import before_step, changes
 from raftviz.sim.engine.cluster import MAX_NODES, ClusterConfig, CommandError
 from raftviz.sim.engine.errors import WorkLimitError
 from raftviz.sim.history import (
@@ -166,6 +167,8 @@ class Session:
         self.token = token
         self.serial = 0  # a number for logs (the token is a secret)
         self.history = history
+        # After a single step: where it left the run, and what it changed (docs/snapshot.md).
+        self._step_changes: tuple[tuple[int, int, int, float, int], dict[str, Any]] | None = None
         self.limits = limits
         self.lock = lock
         self.playing = False
@@ -267,9 +270,21 @@ class Session:
         t = h.cluster.next_event_time()
         if t is None or t > self.limits.max_time:
             return False
+        before = before_step(h.cluster)
         stepped = h.step()
         self._bound_memory()
+        self._step_changes = (self._position(), changes(before, h.cluster)) if stepped else None
         return stepped
+
+    def _position(self) -> tuple[int, int, int, float, int]:
+        h = self.history
+        return id(h), id(h.cluster), h.cluster.events_processed, h.now, h.cursor
+
+    def changed(self) -> dict[str, Any] | None:
+        """What the last single step changed per server, while the run still stands there."""
+        if self._step_changes is None or self._step_changes[0] != self._position():
+            return None
+        return self._step_changes[1]
 
     def advance(self, ms: float) -> None:
         """Run ``ms`` of simulated time."""

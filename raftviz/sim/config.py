@@ -131,6 +131,8 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "unsafe_lease": FLAG,
         "joint_consensus": FLAG,
         "unsafe_config_change": FLAG,
+        "snapshot_threshold": whole(0, 1_000_000, "entries (0 = off)"),
+        "snapshot_chunk_size": whole(16, 1_048_576, "bytes"),
     },
     "paxos": {  # PaxosSettings
         "mode": choice("basic", "multi", fixed=True),

@@ -31,6 +31,7 @@ from raftviz.sim.engine.errors import WorkLimitError
 from raftviz.sim.engine.network import LinkParams
 from raftviz.sim.engine.scheduler import WorkBudget, WorkMeter
 from raftviz.sim.engine.storage import DEFAULT_FSYNC_MS
+from raftviz.sim.record import Recorder
 
 TRACE_FORMAT = "raftviz-trace"
 TRACE_VERSION = 1
@@ -104,6 +105,7 @@ class History:
         # more often than every few thousand events (tens of milliseconds of replay).
         self.checkpoint_events = checkpoint_events
         self.cluster = Cluster(config, keep_history=keep_history)
+        self.cluster.record = Recorder()
         self.log: list[Logged] = []
         self.cursor = 0
         self.horizon = 0.0
@@ -161,6 +163,7 @@ class History:
 
     def _fork(self) -> None:
         del self.log[self.cursor :]
+        self.cluster.fork_record()
         position = (self.cluster.events_processed, self.cluster.now)
         self.checkpoints = [
             cp for cp in self.checkpoints if (cp.events, cp.time) <= position

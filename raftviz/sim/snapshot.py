@@ -3,7 +3,8 @@
 The browser learns everything from this structure plus the events since its last frame. It
 never re-derives protocol facts: the commit index, where a log stops matching the leader's
 (``diverge_from``), how far each election timer has run and whether a lease is valid are all
-computed here. Log entries are compact ``[index, term, command]`` triples; an entry is committed
+computed here. Log entries are compact ``[index, term, command]`` triples (only those after the
+node's ``snapshot``, which stands for the compacted prefix); an entry is committed
 on a node when its index is at most that node's ``commit_index``, and it is not in the leader's
 log when its index is at least ``diverge_from``. See docs/snapshot.md for every field.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from raftviz.core.log import RaftLog
 from raftviz.core.membership import Configuration
+from raftviz.core.messages import InstallSnapshot
 from raftviz.core.paxos import PaxosNode, PaxosPersistent
 from raftviz.core.raft import PersistentState, RaftNode, Role
 from raftviz.sim.engine.clients import OpRecord
@@ -118,6 +120,8 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
             last_applied=0,
             log_length=log.last_index,
             log=_entries(log, log_from),
+            snapshot=_compacted(log),
+            snapshot_download=None,
             diverge_from=diverge_from(log, leader),
             kv={},
             locks={},
@@ -149,8 +153,17 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
             "lease_remaining": round(max(node.lease_until - local, 0.0), 3),
             "heartbeat_in": round(max(node.heartbeat_deadline - local, 0.0), 3),
             "pending_reads": len(node.pending_reads),
+            "snapshot_sends": {
+                peer: {
+                    "last_included_index": send.snapshot.last_included_index,
+                    "offset": send.offset,
+                    "size": len(send.raw),
+                }
+                for peer, send in sorted(node.snapshot_sends.items())
+            },
             "transfer_to": node.transfer_target,
         }
+    download = node.snapshot_download
     base.update(
         role=node.role.value,
         term=node.current_term,
@@ -159,6 +172,12 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
         last_applied=node.last_applied,
         log_length=node.log.last_index,
         log=_entries(node.log, log_from),
+        snapshot=_compacted(node.log),
+        snapshot_download=None if download is None else {
+            "last_included_index": download.last_included_index,
+            "received": len(download.data),
+            "size": download.size,
+        },
         diverge_from=diverge_from(node.log, leader),
         kv=dict(sorted(node.sm.data.items())),
         locks=node.sm.lock_view(),
@@ -315,11 +334,18 @@ def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, An
 
 
 def _entries(log: RaftLog, start: int) -> list[list[Any]]:
-    """Entries from ``start`` as compact ``[index, term, command]`` triples."""
+    """Entries from ``start`` (none inside the snapshot) as ``[index, term, command]``."""
     return [
         [index, log.entry(index).term, log.entry(index).command.describe()]
-        for index in range(max(start, 1), log.last_index + 1)
+        for index in range(max(start, log.first_index), log.last_index + 1)
     ]
+
+
+def _compacted(log: RaftLog) -> dict[str, int] | None:
+    """The compacted prefix (section 7): the snapshot's last included index and term."""
+    if not log.snapshot_index:
+        return None
+    return {"last_included_index": log.snapshot_index, "last_included_term": log.snapshot_term}
 
 
 def diverge_from(log: RaftLog, leader: RaftNode | None) -> int | None:
@@ -332,7 +358,13 @@ def diverge_from(log: RaftLog, leader: RaftNode | None) -> int | None:
         return None
     lead = leader.log
     top = min(log.last_index, lead.last_index)
-    lo, hi = 0, top  # invariant: prefixes match up to lo
+    # Digests are known from each log's snapshot index on; a compacted prefix is committed.
+    floor = max(log.snapshot_index, lead.snapshot_index)
+    if top < floor:
+        return None  # the leader compacted past this log's end: nothing left to compare
+    if log.digest(floor) != lead.digest(floor):
+        return log.first_index
+    lo, hi = floor, top  # invariant: prefixes match up to lo
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if log.digest(mid) == lead.digest(mid):
@@ -360,6 +392,19 @@ def _message(env: Envelope, now: float) -> dict[str, Any]:
         "doomed": env.lost,
         "duplicate": env.duplicate,
         "summary": msg.summary(),
+        "chunk": _chunk(msg) if isinstance(msg, InstallSnapshot) else None,
+    }
+
+
+def _chunk(msg: InstallSnapshot) -> dict[str, Any]:
+    """Where an InstallSnapshot chunk sits in its snapshot (Fig. 13's offset and done)."""
+    return {
+        "last_included_index": msg.last_included_index,
+        "last_included_term": msg.last_included_term,
+        "offset": msg.offset,
+        "length": len(msg.data),
+        "size": msg.size,
+        "done": msg.done,
     }
 
 

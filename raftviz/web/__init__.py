@@ -36,6 +36,7 @@ from raftviz.web.export_events import ExportEvents
 from raftviz.web.hello import FRAME_HZ, page_defaults
 from raftviz.web.lesson_events import LessonEvents
 from raftviz.web.playback import Playback, offloader
+from raftviz.web.record_events import RecordEvents
 from raftviz.web.routes import register_routes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,6 +198,7 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
         ClusterClassroomEvents(handlers, link, app).install()
     else:
         ClassroomEvents(handlers).install()
+    RecordEvents(handlers).install()
     ExportEvents(handlers).install(app)
     handlers.register()
     register_routes(

@@ -26,7 +26,7 @@ MAX_CODE = 16
 # Events a read-only student may send: they change nothing of the presenter's cluster.
 STUDENT_EVENTS = frozenset(
     {"resync", "trace_export", "class_join", "class_state", "poll_answer", "lesson_list",
-     "lesson_state"}
+     "lesson_state", "spacetime", "ophistory"}
 )
 # Events only the presenter's own pages may send (with the secret).
 PRESENTER_EVENTS = frozenset(

@@ -47,7 +47,7 @@ def log_mark(log: RaftLog, first: int) -> LogMark:
     length = log.last_index
     anchors = []
     index, gap = length, 1
-    low = max(first, 1)
+    low = max(first, log.snapshot_index, 1)  # digests below the snapshot are gone
     while index >= low:
         anchors.append((index, log.digest(index)))
         index = length - gap
@@ -58,7 +58,7 @@ def log_mark(log: RaftLog, first: int) -> LogMark:
 def resume_point(log: RaftLog, mark: LogMark) -> int:
     """The first index from which the page's copy (``mark``) must be replaced."""
     for index, digest in mark.anchors:
-        if index <= log.last_index and log.digest(index) == digest:
+        if log.snapshot_index <= index <= log.last_index and log.digest(index) == digest:
             return index + 1
     return min(mark.first, log.last_index + 1)
 

@@ -55,6 +55,15 @@ _SETTING_TEXT: dict[str, tuple[str, str]] = {
         "Lease clock drift bound",
         "The clock drift the leader assumes when it computes how long its read lease lasts.",
     ),
+    "snapshot_threshold": (
+        "Snapshot threshold (entries, 0 = off)",
+        "A server snapshots its state machine and discards its log up to there once it has "
+        "applied this many entries since its last snapshot (section 7).",
+    ),
+    "snapshot_chunk_size": (
+        "Snapshot chunk (bytes)",
+        "How many bytes of a snapshot one InstallSnapshot message carries (Figure 13).",
+    ),
     "no_majority": (
         "Teaching: no majority",
         "UNSAFE: a candidate wins alone and a leader commits alone.",

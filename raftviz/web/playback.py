@@ -184,12 +184,14 @@ class Playback:
         targets = list(session.connections.values()) if conns is None else conns
         player = session.player_state()
         cluster = session.history.cluster
+        changed = session.changed()  # sent in every frame: null clears the page's highlights
         followers = []
         for conn in targets:
             if conn.follower:
                 followers.append(conn)
                 continue
             frame = build_frame(cluster, conn.frames, player)
+            frame["changed"] = changed
             self.socketio.emit("frame", frame, to=conn.sid)
             self.frames += 1
         room = session.classroom
@@ -200,13 +202,16 @@ class Playback:
             key = (id(h), h.cursor, h.now, tuple(player.values()))
             if conns is None or room.frames.full or key != room.sent_key:
                 frame = build_frame(cluster, room.frames, player)
+                frame["changed"] = changed
                 self.socketio.emit("frame", frame, to=room.room)
                 room.sent_key = key
                 self.frames += 1
         if conns is not None:
             for conn in followers:
                 conn.frames = FrameState()
-                self.socketio.emit("frame", build_frame(cluster, conn.frames, player), to=conn.sid)
+                frame = build_frame(cluster, conn.frames, player)
+                frame["changed"] = changed
+                self.socketio.emit("frame", frame, to=conn.sid)
                 self.frames += 1
 
     # ------------------------------------------------------------------ task

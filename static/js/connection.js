@@ -105,5 +105,7 @@ export const api = {
   traceExport: (opts) => call("trace_export", {}, opts),
   traceImport: (trace, opts) => call("trace_import", { trace }, opts),
   resync: () => call("resync", {}, { quiet: true }),
+  // Read-only windows of the whole run (the space-time and operation-history views).
+  record: (event, payload) => call(event, payload, { quiet: true }),
   exportStart: (payload, opts) => call("export_start", payload, opts),
 };

@@ -12,6 +12,7 @@ import { Menus } from "./menus.js";
 import { Share } from "./share.js";
 import { Store } from "./store.js";
 import { toast } from "./toast.js";
+import * as changes from "./views/changes.js";
 import { Announcer } from "./views/announcer.js";
 import * as cluster from "./views/cluster.js";
 import * as classroom from "./views/classroom.js";
@@ -23,8 +24,10 @@ import * as logs from "./views/logs.js";
 import * as metrics from "./views/metrics.js";
 import * as membership from "./views/membership.js";
 import * as narration from "./views/narration.js";
+import * as ophistory from "./views/ophistory.js";
 import * as paxos from "./views/paxos.js";
 import * as safety from "./views/safety.js";
+import * as spacetime from "./views/spacetime.js";
 import * as timeline from "./views/timeline.js";
 
 const PROJECTOR_KEY = "raftviz.projector";
@@ -223,6 +226,25 @@ controls.mount({
 });
 const share = new Share({ api, store });
 
+// The centre shows the cluster, the space-time diagram or the operation history.
+const centreViews = { cluster: byId("cluster-wrap"), spacetime: byId("spacetime"), ophistory: byId("ophistory") };
+const recordApi = (event, payload) => api.record(event, payload);
+spacetime.mount(centreViews.spacetime, { api: recordApi, seek, select });
+ophistory.mount(centreViews.ophistory, { api: recordApi, seek });
+let centreView = "cluster";
+function showView(name) {
+  centreView = name;
+  for (const [key, pane] of Object.entries(centreViews)) {
+    pane.hidden = key !== name;
+    attr(byId(`view-${key}`), "aria-selected", key === name ? "true" : "false");
+  }
+  spacetime.show(name === "spacetime");
+  ophistory.show(name === "ophistory");
+  if (name === "cluster") requestAnimationFrame(() => cluster.relayout(clusterSvg));
+  dirty = true;
+}
+for (const name of Object.keys(centreViews)) byId(`view-${name}`).addEventListener("click", () => showView(name));
+
 let activeTab = "inspect";
 function showTab(name) {
   if (!panes[name]) return;
@@ -270,7 +292,9 @@ function renderAll() {
     renderStatus(snap);
     renderStartHint(snap);
   });
-  timed("cluster", () => cluster.render(clusterSvg, snap));
+  if (centreView === "cluster") timed("cluster", () => cluster.render(clusterSvg, snap));
+  timed("spacetime", () => spacetime.render(snap));
+  timed("ophistory", () => ophistory.render(snap));
   timed("membership", () => membership.renderBanner(byId("config-banner"), snap));
   timed("logs", () => logs.render(logsRoot, snap));
   timed("timeline", () => timeline.render(null, snap));
@@ -282,6 +306,7 @@ function renderAll() {
   if (activeTab === "inspect") timed("inspector", () => inspector.render(panes.inspect, snap));
   if (activeTab === "metrics") timed("metrics", () => metrics.render(panes.metrics, snap));
   if (activeTab === "state") timed("data", () => data.render(panes.state, snap));
+  timed("changes", () => changes.render(snap, byId("cluster-wrap")));
   if (menus.kind === "node" && !store.node(menus.target)) menus.close();
 }
 
@@ -298,7 +323,8 @@ function loop(now) {
   const t1 = performance.now();
   perf.renderMs += t1 - t0;
   const display = clock.tick(now);
-  cluster.animate(clusterSvg, now, display);
+  if (centreView === "cluster") cluster.animate(clusterSvg, now, display);
+  spacetime.animate(now);
   perf.animates += 1;
   perf.animateMs += performance.now() - t1;
   requestAnimationFrame(loop);
@@ -454,6 +480,9 @@ document.addEventListener("visibilitychange", () => {
 });
 
 // For tests and the render benchmark: read-only access to the state, plus the api.
-window.raftviz = { store, api, clock, perf, messageSpots: () => cluster.messageSpots(clusterSvg) };
+window.raftviz = {
+  store, api, clock, perf, messageSpots: () => cluster.messageSpots(clusterSvg),
+  showView, spacetime: { drawn: spacetime.drawn, stats: spacetime.stats }, changes: changes.marks,
+};
 
 requestAnimationFrame(loop);

@@ -76,6 +76,7 @@ export class Menus {
       el("button", { type: "button", "data-testid": "action-timeout", title: "t: force an election timeout now", disabled: crashed || paused,
         text: "Time out now", onclick: cmd({ type: "timeout", node: id }) }),
       ...membership.nodeButtons(n, this.ctx.store.snapshot, cmd),
+      ...(this.ctx.store.snapshot?.protocol === "raft" ? [this.snapshotButton(n, crashed || paused)] : []),
       ...this.diskButton(id, n),
     ];
   }
@@ -88,6 +89,17 @@ export class Menus {
       title: slow ? `every fsync back to ${n.disk.default_ms} ms` : `every fsync takes ${SLOW_DISK_MS} ms, as on a disk shared with a busy neighbour`,
       text: slow ? "Normal disk" : "Slow disk",
       onclick: () => this.ctx.command({ type: "disk", node: id, fsync_ms: slow ? n.disk.default_ms : SLOW_DISK_MS }) })];
+  }
+
+  /** Section 7 on demand: snapshot the state machine and compact the log up to last_applied. */
+  snapshotButton(n, down) {
+    const through = n.snapshot?.last_included_index ?? 0;
+    const fresh = (n.last_applied ?? 0) > through;
+    const why = down ? `${n.id} is not running`
+      : fresh ? `save ${n.id}'s state machine as a snapshot through index ${n.last_applied} and discard those log entries`
+        : `${n.id} has applied nothing since its snapshot through index ${through}`;
+    return el("button", { type: "button", "data-testid": "action-snapshot", title: why, disabled: down || !fresh,
+      text: "Snapshot now", onclick: () => this.ctx.command({ type: "snapshot", node: n.id }) });
   }
 
   /**

@@ -96,8 +96,14 @@ export class Store {
       entries.length = keep;
       for (const entry of delta) entries.push(entry);
     }
+    // Entries a snapshot has compacted away (section 7) are gone from the node: drop them too.
+    const compacted = node.snapshot?.last_included_index ?? 0;
+    if (compacted && known.entries.length && known.entries[0][0] <= compacted) {
+      const cut = known.entries.findIndex((e) => e[0] > compacted);
+      known.entries.splice(0, cut < 0 ? known.entries.length : cut);
+    }
     node.log = known.entries;
-    node.log_start = known.entries.length ? known.entries[0][0] : from;
+    node.log_start = known.entries.length ? known.entries[0][0] : Math.max(from, compacted + 1);
   }
 
   sample(frame) {

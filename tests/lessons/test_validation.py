@@ -134,7 +134,7 @@ def test_bad_command_fields_and_values() -> None:
         "settings are check_quorum, commit_old_terms, election_timeout_max, "
         "election_timeout_min, fast_backup, heartbeat_interval, joint_consensus, "
         "lease_drift_bound, max_batch, no_majority, noop_on_election, pre_vote, "
-        "unsafe_config_change, unsafe_lease",
+        "snapshot_chunk_size, snapshot_threshold, unsafe_config_change, unsafe_lease",
         "lessons/demo.yaml: step 's' actions[3].command: unknown reference '$boss'; use $leader, "
         "$follower or $follower1..$follower8",
     ]
@@ -266,8 +266,8 @@ def test_duplicate_ids_and_task_matchers() -> None:
         "lessons/demo.yaml: step 's' tasks[1]: the matcher is not a complete command, so the "
         "task needs a solution: the command the lesson performs for a learner who skips it",
         "lessons/demo.yaml: step 's' tasks[2].match: message: kind: must be one of RequestVote, "
-        "RequestVoteReply, AppendEntries, AppendEntriesReply, ClientRequest, ClientReply, got "
-        "'Gossip'",
+        "RequestVoteReply, AppendEntries, AppendEntriesReply, InstallSnapshot, "
+        "InstallSnapshotReply, ClientRequest, ClientReply, got 'Gossip'",
         "lessons/demo.yaml: step 's' tasks[2]: the matcher is not a complete command, so the "
         "task needs a solution: the command the lesson performs for a learner who skips it",
         "lessons/demo.yaml: step 's' id: step id 's' is used twice",

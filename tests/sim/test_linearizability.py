@@ -27,6 +27,7 @@ from raftviz.sim.checks.linearizability import (
     OpKind,
     Verdict,
     check_history,
+    explain,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -844,3 +845,50 @@ def test_explanations_do_not_depend_on_string_hashing() -> None:
     (text,) = outputs
     assert "'v1' (SET by c1, op 1, invoked at 0.0 ms, outcome unknown)" in text
     assert "3 more" in text
+
+
+# --- explain: a smallest core, the order tried, one plain sentence ----------------------------
+
+
+def test_explain_cuts_a_stale_read_down_to_the_write_it_missed() -> None:
+    history = [
+        put(1, "c3", "3", 1000.0, 1100.0),
+        put(2, "c1", "4", 1450.0, 1490.0),
+        get(3, "c2", "3", 1500.0, 1520.0),
+    ]
+    why = explain(check_history(history).violations[0])
+    assert [op.op_id for op in why.core] == [1, 2, 3]  # the read keeps the write it saw
+    assert [op.op_id for op in why.tried] == [1, 2, 3]
+    assert why.fails == history[2]
+    assert why.at == 1520.0
+    assert why.sentence == (
+        "c2's read of x returned '3' after c1's write of '4' to x had completed at "
+        "1490.0 ms, so it should have read '4'."
+    )
+
+
+def test_explained_core_is_minimal_one_operation_at_a_time() -> None:
+    history = [
+        put(1, "c1", "1", 0, 10),
+        put(2, "c2", "2", 5, 30),  # overlaps the first write
+        get(3, "c3", "2", 35, 40),
+        put(4, "c1", "3", 41, 50),
+        get(5, "c2", "2", 60, 70),  # stale: 3 was written before it began
+        get(6, "c3", "3", 61, 71),
+    ]
+    result = check_history(history)
+    why = explain(result.violations[0])
+    assert not check_history(why.core).ok
+    assert [op.op_id for op in why.core] == [2, 4, 5]
+    for op in why.core:
+        if op.op_id != 2:  # c2's write of '2' stays: the stale read saw it
+            assert check_history([o for o in why.core if o is not op]).ok
+    assert why.fails.op_id == 5
+    assert "returned '2' after c1's write of '3' to x had completed at 50.0 ms" in why.sentence
+
+
+def test_explain_a_read_of_a_value_nobody_wrote() -> None:
+    history = [put(1, "c1", "1", 0, 10), get(2, "c2", "7", 20, 30)]
+    why = explain(check_history(history).violations[0])
+    assert [op.op_id for op in why.core] == [2]
+    assert why.sentence == "c2's read of x returned '7', a value no operation here wrote."

@@ -6,9 +6,10 @@ forced timeouts and client operations in every read mode, on clusters of 1 to 7 
 PreVote, CheckQuorum and fast back-up switched at random. After every step every Figure 3
 invariant and linearizability must hold; the same machine runs against Multi-Paxos and Basic
 Paxos with the Paxos invariants. Rewinding and running forward again must reproduce the run
-exactly, and once the faults stop the cluster must elect a leader and converge. A third machine
-interleaves membership changes (single-server or joint consensus) and leadership transfers with
-all of those faults.
+exactly, and once the faults stop the cluster must elect a leader and converge. A compacting
+machine adds log compaction with tiny thresholds and chunks, snapshots on demand and
+background writes. A third machine interleaves membership changes (single-server or joint
+consensus) and leadership transfers with all of those faults.
 """
 
 from __future__ import annotations
@@ -286,6 +287,74 @@ class RaftMembershipUnderFaults(RaftUnderFaults):
         assert h.run_until_condition(lambda c: c.leader is not None, max_ms=20_000)
 
 
+class RaftCompactingUnderFaults(RaftUnderFaults):
+    """The same faults with log compaction on (section 7): tiny thresholds and chunks, so
+    snapshots, InstallSnapshot transfers, lost and duplicated chunks and restarts from a
+    snapshot all happen, interleaved with everything else."""
+
+    @initialize(
+        size=st.integers(min_value=1, max_value=7),
+        seed=st.integers(min_value=0, max_value=2**32),
+        pre_vote=st.booleans(),
+        check_quorum=st.booleans(),
+        fast_backup=st.booleans(),
+        threshold=st.sampled_from([1, 2, 3, 5]),
+        chunk=st.sampled_from([16, 48, 200]),
+    )
+    def build(  # type: ignore[override]
+        self,
+        size: int,
+        seed: int,
+        pre_vote: bool,
+        check_quorum: bool,
+        fast_backup: bool,
+        threshold: int,
+        chunk: int,
+    ) -> None:
+        settings = RaftSettings(
+            pre_vote=pre_vote,
+            check_quorum=check_quorum,
+            fast_backup=fast_backup,
+            snapshot_threshold=threshold,
+            snapshot_chunk_size=chunk,
+        )
+        self.history = History(
+            ClusterConfig(size=size, seed=seed, settings=settings), checkpoint_every=250.0
+        )
+        self.size = size
+
+    @rule(i=NODE_INDEX)
+    def snapshot_now(self, i: int) -> None:
+        self.command({"type": "snapshot", "node": self.node(i)})
+
+    @rule(rate=st.sampled_from([0.0, 20.0]))
+    def workload(self, rate: float) -> None:
+        """Background writes, so logs outgrow the threshold while faults come and go."""
+        self.command({"type": "workload", "rate": rate, "keys": 3})
+
+    @precondition(lambda self: hasattr(self, "history"))
+    @rule()
+    def settle_and_check_liveness(self) -> None:
+        """As for every Raft run, once the background writes stop too."""
+        self.command({"type": "workload", "rate": 0.0})
+        super().settle_and_check_liveness()
+
+    @rule(threshold=st.sampled_from([0, 1, 3]))
+    def change_threshold(self, threshold: int) -> None:
+        self.command({"type": "settings", "changes": {"snapshot_threshold": threshold}})
+
+    @invariant()
+    def snapshots_cover_only_applied_entries(self) -> None:
+        for host in self.history.cluster.hosts.values():
+            n = host.node
+            if n is None:
+                continue
+            snap = getattr(n, "snapshot", None)
+            index = n.log.snapshot_index  # type: ignore[union-attr]
+            assert (snap.last_included_index if snap else 0) == index
+            assert index <= n.last_applied <= n.commit_index <= n.log.last_index  # type: ignore[union-attr]
+
+
 class PaxosUnderFaults(RaftUnderFaults):
     """The same faults and client operations against Multi-Paxos and Basic Paxos."""
 
@@ -328,5 +397,7 @@ TestRaftUnderFaults = RaftUnderFaults.TestCase
 TestRaftUnderFaults.settings = SETTINGS
 TestRaftMembershipUnderFaults = RaftMembershipUnderFaults.TestCase
 TestRaftMembershipUnderFaults.settings = SETTINGS
+TestRaftCompactingUnderFaults = RaftCompactingUnderFaults.TestCase
+TestRaftCompactingUnderFaults.settings = SETTINGS
 TestPaxosUnderFaults = PaxosUnderFaults.TestCase
 TestPaxosUnderFaults.settings = SETTINGS

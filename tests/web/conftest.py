@@ -141,6 +141,10 @@ class Page:
                 del log[index]
             for entry in node["log"]:
                 log[entry[0]] = entry
+            # Entries a snapshot compacted away are dropped (docs/protocol.md).
+            compacted = (node.get("snapshot") or {}).get("last_included_index", 0)
+            for index in [i for i in log if i <= compacted]:
+                del log[index]
         self.events.extend(frame["events"])
         self.ops.extend(frame["ops"])
         self.milestones.extend(frame["milestones"])
@@ -171,10 +175,13 @@ class Page:
             entries = {e[0]: e for e in node["log"]}
             if truth["protocol"] != "raft":
                 assert held == entries, node["id"]  # accepted slots, maybe with gaps
-            elif node["log_length"]:
-                # A contiguous run of entries that ends at the last one, each one right.
+            elif node["log_length"] > (compacted := (node["snapshot"] or {}).get(
+                "last_included_index", 0
+            )):
+                # A contiguous run of entries after the snapshot that ends at the last one.
                 assert held and max(held) == node["log_length"], node["id"]
                 assert sorted(held) == list(range(min(held), max(held) + 1)), node["id"]
+                assert min(held) > compacted, node["id"]
             else:
                 assert not held, node["id"]
             for index, entry in held.items():

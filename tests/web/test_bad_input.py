@@ -70,6 +70,18 @@ BAD: list[tuple[str, tuple[Any, ...], str]] = [
     ("command", ({"command": {"type": "partition", "groups": [["n1"], ["n7"]]}},), "n7"),
     ("command", ({"command": {"type": "deliver", "id": 99999}},), "no message m99999"),
     ("command", ({"command": {"type": "settings", "changes": {"warp": 9}}},), "unknown setting"),
+    (
+        "command",
+        ({"command": {"type": "settings", "changes": {"snapshot_threshold": -3}}},),
+        "snapshot_threshold must be a whole number within 0..1000000 entries (0 = off), got -3",
+    ),
+    (
+        "command",
+        ({"command": {"type": "settings", "changes": {"snapshot_chunk_size": 4}}},),
+        "snapshot_chunk_size must be a whole number within 16..1048576 bytes, got 4",
+    ),
+    ("command", ({"command": {"type": "snapshot", "node": "n9"}},), "unknown node 'n9'"),
+    ("command", ({"command": {"type": "snapshot"}},), "snapshot: missing field 'node'"),
     ("command", ({"command": {"type": "crash", "node": "x" * 70_000}},), "limit is 64 KiB"),
     ("command", ({"command": {"type": "heal"}}, "extra"), "takes one payload object, got 2"),
     ("player", ({"action": "fly"},), "unknown action 'fly'"),

@@ -229,6 +229,18 @@ def check_transfer_leadership(page: Page) -> None:
     assert page.state["leader"] == target
 
 
+def check_snapshot(page: Page) -> None:
+    leader = _elect(page)
+    page.command(type="client", op="set", key="x", value="1", node=leader, client="c1")
+    page.player(action="advance", ms=200)
+    applied = _node(page, leader)["last_applied"]
+    assert applied >= 2
+    page.command(type="snapshot", node=leader)
+    node = _node(page, leader)
+    assert node["snapshot"]["last_included_index"] == applied
+    assert node["log_length"] == applied
+
+
 def check_propose(page: Page) -> None:
     leader = _elect(page)
     page.command(type="propose", node=leader, op="set", key="x", value="5")
@@ -290,6 +302,7 @@ CHECKS: dict[str, Check] = {
     "settings": check_settings,
     "workload": check_workload,
     "disk": check_disk,
+    "snapshot": check_snapshot,
     "add_server": check_add_server,
     "remove_server": check_remove_server,
     "transfer_leadership": check_transfer_leadership,

@@ -1029,3 +1029,127 @@ def check_history(ops: Iterable[Op]) -> LinearizabilityResult:
         exact=status.exact,
         notes=status.notes,
     )
+
+
+# --- Explaining a violation to a person ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """A violation cut down to what a student needs to see it.
+
+    ``core`` is a smallest set of operations that cannot be ordered: the checker rejects it,
+    and accepts it again with any one operation left out (it is minimal one operation at a
+    time, found by deleting operations while the checker still rejects what is left), except
+    that a value an answer saw keeps the write that put it there.
+    ``tried`` is the real-time order, each operation placed at its answer, in which ``fails``
+    is the first operation whose answer that order cannot give; ``sentence`` says it in plain
+    words, and ``at`` is the moment to jump to (when ``fails`` was answered).
+    """
+
+    core: tuple[Op, ...]
+    tried: tuple[Op, ...]
+    fails: Op
+    sentence: str
+    at: float
+
+
+def _rejects(ops: Sequence[Op]) -> bool:
+    return not check_history(ops).ok
+
+
+def _seen(op: Op) -> str | None:
+    """The value an answer says the key held (a read's result, a successful CAS's expected)."""
+    if op.kind is OpKind.GET:
+        return op.result
+    return op.expected if op.kind is OpKind.CAS and op.ok else None
+
+
+def _grounded(ops: Sequence[Op], writable: frozenset[str]) -> bool:
+    """Every value an answer saw (of those some operation wrote) still has a writer here.
+
+    Without this, "a read of '1' alone" would be the smallest core of every stale read: true
+    (nothing wrote '1' into an empty store) and useless.
+    """
+    written = {_written(op) for op in ops if op.kind is not OpKind.GET}
+    return all(
+        _seen(op) in written for op in ops if _seen(op) is not None and _seen(op) in writable
+    )
+
+
+def _smallest_core(violation: Violation) -> tuple[Op, ...]:
+    """Delete operations one at a time while the rest still cannot be ordered."""
+    core = list(violation.involved)
+    if violation.op not in core:
+        core.append(violation.op)
+    if not _rejects(core):
+        return tuple(sorted(core, key=lambda op: op.op_id))  # limits made it reject; keep all
+    writable = frozenset(
+        v for op in core if op.kind is not OpKind.GET and (v := _written(op)) is not None
+    )
+    # Try the failing answer last, so the core keeps it when it can.
+    for op in sorted(core, key=lambda op: op.op_id == violation.op.op_id):
+        rest = [other for other in core if other.op_id != op.op_id]
+        if rest and _grounded(rest, writable) and _rejects(rest):
+            core = rest
+    return tuple(sorted(core, key=lambda op: op.op_id))
+
+
+def _what(op: Op) -> str:
+    match op.kind:
+        case OpKind.GET:
+            seen = repr(op.result) if op.result is not None else "nothing (absent)"
+            return f"{op.client}'s read of {op.key} returned {seen}"
+        case OpKind.SET:
+            return f"{op.client}'s write of {op.value!r} to {op.key}"
+        case OpKind.DELETE:
+            return f"{op.client}'s delete of {op.key}"
+    verb = "swapped" if op.ok else "did not swap"
+    return f"{op.client}'s compare-and-set of {op.key} from {_fmt(op.expected)} {verb}"
+
+
+def _sentence(fails: Op, core: Sequence[Op]) -> str:
+    """The contradiction in one plain sentence, naming the write that makes it one."""
+    before = [
+        op for op in core
+        if op.kind is not OpKind.GET and op.complete is not None and op.complete <= fails.invoke
+    ]
+    seen = fails.result if fails.kind is OpKind.GET else fails.expected
+    latest = max(before, key=lambda op: op.complete or 0.0, default=None)
+    if fails.kind is OpKind.GET and latest is not None and _written(latest) != seen:
+        written = _fmt(_written(latest))
+        should = "" if latest.kind is OpKind.CAS else f", so it should have read {written}"
+        return (
+            f"{_what(fails)} after {_what(latest)} had completed at "
+            f"{_ms(latest.complete)} ms{should}."
+        )
+    if fails.kind is OpKind.GET:
+        writers = [op for op in core if op.kind is not OpKind.GET and _written(op) == seen]
+        if not writers and seen is not None:
+            return f"{_what(fails)}, a value no operation here wrote."
+        return f"{_what(fails)}, which no order of these {len(core)} operations explains."
+    return f"{_what(fails)}, which no order of these {len(core)} operations explains."
+
+
+def explain(violation: Violation) -> Explanation:
+    """Cut ``violation`` down to a smallest core, the order tried, and one plain sentence."""
+    core = _smallest_core(violation)
+    tried = tuple(
+        sorted(core, key=lambda op: (op.complete is None, op.complete or op.invoke, op.op_id))
+    )
+    value: str | None = None
+    fails = violation.op
+    for op in tried:
+        if op.complete is None:
+            continue  # a write with no answer is free to take effect or not
+        value, outcome = _apply(op, value)
+        if outcome != _observed(op):
+            fails = op
+            break
+    return Explanation(
+        core=core,
+        tried=tried,
+        fails=fails,
+        sentence=_sentence(fails, core),
+        at=fails.complete if fails.complete is not None else fails.invoke,
+    )

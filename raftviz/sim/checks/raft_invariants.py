@@ -7,6 +7,8 @@ is caught in the step it happens. The chain digests of :class:`~raftviz.core.log
 compare whole log prefixes in constant time, so a step costs O(nodes) digest comparisons, not
 O(log length). A violation is reported with the simulated time, the nodes and the log indices
 involved, in words a student can follow. docs/monitors.md lists what each check catches.
+A compacted log (section 7) keeps the digest at its snapshot's last included index, which
+stands for the whole compacted prefix, so the checks compare from there.
 
 The rule checks (Leader Has Majority, Commit Rule) follow the cluster's settings: in the
 ``no_majority`` and ``commit_old_terms`` teaching modes they accept what the mode changes on
@@ -85,6 +87,8 @@ def _raft_log(host: NodeHost) -> RaftLog:
 def _describe_entry(log: RaftLog, index: int) -> str:
     if index > log.last_index:
         return "nothing"
+    if index <= log.snapshot_index:
+        return f"its snapshot through index {log.snapshot_index} (term {log.snapshot_term})"
     entry = log.entry(index)
     return f"(term {entry.term}, {entry.command.describe()})"
 
@@ -169,7 +173,7 @@ class SafetyMonitor(Monitor):
         self.prev_term: dict[str, int] = {}
         self.prev_truncations: dict[str, int] = {}
         self.prev_commit: dict[str, int] = {}
-        self.seen: dict[str, tuple[int, Role, int, int, int, str | None]] = {}
+        self.seen: dict[str, tuple[int, Role, int, int, int, str | None, int]] = {}
 
     def observe(
         self, cluster: Cluster, hosts: list[NodeHost], events: tuple[Event, ...] = ()
@@ -190,7 +194,7 @@ class SafetyMonitor(Monitor):
             assert isinstance(node, RaftNode)
             log = node.log
             signature = (node.current_term, node.role, node.commit_index, log.last_index,
-                         log.truncations, node.voted_for)
+                         log.truncations, node.voted_for, log.snapshot_index)
             if log.changed_from > log.last_index and self.seen.get(node.id) == signature:
                 continue  # nothing an invariant looks at changed (a heartbeat, a stale reply)
             self.seen[node.id] = signature
@@ -299,14 +303,18 @@ class SafetyMonitor(Monitor):
                 continue
             other = _raft_log(other_host)
             top = min(log.last_index, other.last_index)
-            if top < start or log.digest(top) == other.digest(top):
+            # Below the higher snapshot only one digest is known; compacted prefixes are
+            # committed ones, which the commit checks compare.
+            floor = max(log.snapshot_index, other.snapshot_index)
+            if top < max(start, floor) or log.digest(top) == other.digest(top):
                 continue  # equal digests: the whole common prefix is identical
-            for index in range(start, top + 1):
+            for index in range(max(start, floor), top + 1):
                 if log.term_at(index) == other.term_at(index) and log.digest(
                     index
                 ) != other.digest(index):
                     first = next(
-                        i for i in range(1, index + 1) if log.digest(i) != other.digest(i)
+                        i for i in range(max(floor, 1), index + 1)
+                        if log.digest(i) != other.digest(i)
                     )
                     self.report(
                         cluster,
@@ -322,7 +330,7 @@ class SafetyMonitor(Monitor):
     def _matching_prefix(self, log: RaftLog, upto: int) -> int:
         """The first index in 1..upto where ``log`` differs from the committed prefix, or 0."""
         return next(
-            (i for i in range(1, upto + 1)
+            (i for i in range(max(log.snapshot_index, 1), upto + 1)
              if i > log.last_index or log.digest(i) != self.committed[i - 1]),
             0,
         )
@@ -331,6 +339,10 @@ class SafetyMonitor(Monitor):
         """Committed Entries Kept: the committed prefix this node held is still there."""
         held = self.held.get(node.id, 0)
         log = node.log
+        if held < log.snapshot_index <= len(self.committed):
+            held = log.snapshot_index  # the snapshot stands for its prefix: compared below
+        elif held < log.snapshot_index:
+            return  # a snapshot beyond every commit seen: the commit check reports it
         if held and (log.last_index < held or log.digest(held) != self.committed[held - 1]):
             lost = self._matching_prefix(log, held)
             self.report(
@@ -395,7 +407,9 @@ class SafetyMonitor(Monitor):
         """Leader Completeness for a leader of its current term."""
         needed = self._needed_by(node.current_term)
         log = node.log
-        if not needed or (
+        if log.snapshot_index > needed:
+            needed = min(log.snapshot_index, len(self.committed))  # compare the snapshot itself
+        if not needed or needed < log.snapshot_index or (
             log.last_index >= needed and log.digest(needed) == self.committed[needed - 1]
         ):
             return
@@ -420,6 +434,17 @@ class SafetyMonitor(Monitor):
             return  # neither the commit index nor the committed part of the log changed
         log = node.log
         known = len(self.committed)
+        if log.snapshot_index > known:
+            # A snapshot holds committed entries only, and every commit is seen when made.
+            self.report(
+                cluster,
+                "State Machine Safety",
+                f"{node.id}'s snapshot through index {log.snapshot_index} includes entries no "
+                f"server had committed (committed so far: {known})",
+                [node.id],
+                [log.snapshot_index],
+            )
+            return
         upto = min(commit, known)
         if upto and log.digest(upto) != self.committed[upto - 1]:
             first = self._matching_prefix(log, upto)
@@ -489,7 +514,8 @@ class SafetyMonitor(Monitor):
         digest = log.digest(commit)
         holders = sorted(
             h.id for h in cluster.hosts.values()
-            if (other := _raft_log(h)).last_index >= commit and other.digest(commit) == digest
+            if (other := _raft_log(h)).snapshot_index >= commit
+            or (other.last_index >= commit and other.digest(commit) == digest)
         )
         if not node.config.has_quorum(holders):
             self.report(

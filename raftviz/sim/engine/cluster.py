@@ -54,6 +54,7 @@ from raftviz.sim.engine.scheduler import (
     WorkloadTick,
 )
 from raftviz.sim.engine.storage import DEFAULT_FSYNC_MS, MAX_FSYNC_MS, Disk, describe_loss
+from raftviz.sim.record import NETWORK, MarkKind, Outcome, Recorder
 
 Node = RaftNode | PaxosNode
 Settings = RaftSettings | PaxosSettings
@@ -240,6 +241,9 @@ class Cluster:
         self.lease_breakers: set[str] = set()
         self.workload: dict[str, Any] | None = None
         self.workload_generation = 0
+        # The whole-run record for the space-time view (raftviz/sim/record.py); History turns
+        # it on, a bare cluster records nothing.
+        self.record: Recorder | None = None
         initial = dict(config.initial)
         for node_id, host in self.hosts.items():
             host.fsync_ms = config.fsync_ms
@@ -331,6 +335,9 @@ class Cluster:
         self.monitor.observe(self, [host], out.events)
         if self.config_check is not None and out.events:
             self.config_check.observe(self, host, out.events)
+        node = host.node
+        if self.record is not None and node is not None:
+            self.record.observe(self.now, host.id, node.role, node.current_term, node.commit_index)
         if out.events and any(e.kind in ("leader", "step_down", "term", "election")
                               for e in out.events):
             self.update_leader()
@@ -417,6 +424,8 @@ class Cluster:
         if isinstance(msg, (RequestVote, RequestVoteReply)):
             self.monitor.note_sent(msg)
         for env in self.network.send(msg, self.now):
+            if self.record is not None:
+                self.record.sent(env.id, msg, self.now, env.duplicate)
             if not self.network.manual:
                 self.scheduler.schedule(env.deliver_at, Deliver(env.id))
 
@@ -443,11 +452,14 @@ class Cluster:
             if host.node is None:
                 self._note_drop(env, f"{msg.dst} is down")
             elif host.paused:
+                self._note_arrival(env, Outcome.QUEUED)
                 host.inbox.append(msg)
             else:
+                self._note_arrival(env, Outcome.DELIVERED)
                 self._run(host, host.node.step(msg, host.local(self.now)))
             return
         client = self.clients.get(msg.dst)
+        self._note_arrival(env, Outcome.QUEUED if client and client.paused else Outcome.DELIVERED)
         if client is not None and isinstance(msg, ClientReply):
             if client.paused:
                 client.inbox.append(msg)
@@ -456,6 +468,27 @@ class Cluster:
 
     def _note_drop(self, env: Envelope, why: str) -> None:
         self.dropped_recent.append((env, self.now, why))
+        if self.record is not None:
+            self.record.dropped(env.id, self.now, why)
+
+    def _note_arrival(self, env: Envelope, outcome: Outcome) -> None:
+        if self.record is not None:
+            self.record.ended(env.id, self.now, outcome)
+
+    def _mark(self, node: str, kind: MarkKind) -> None:
+        """Put a fault or network change on the run record (see raftviz/sim/record.py)."""
+        if self.record is None:
+            return
+        host = self.hosts.get(node)
+        term = host.node.current_term if host is not None and host.node is not None else 0
+        if kind is MarkKind.CRASH:
+            self.record.forget(node)
+        self.record.mark(self.now, node, kind, term)
+
+    def fork_record(self) -> None:
+        """Cut the run record at this instant: a new command after a jump back forks the run."""
+        if self.record is not None:
+            self.record.fork(self.network.next_id, self.network.in_flight)
 
     # --------------------------------------------------------------- clients
 
@@ -670,6 +703,7 @@ class Cluster:
         host = self.require_node(node)
         if host.node is None:
             raise CommandError(f"{node} is already down")
+        self._mark(node, MarkKind.CRASH)
         lost, held = "", 0
         if host.disk is not None and isinstance(host.node, RaftNode):
             lost = describe_loss(host.node, host.disk.durable)
@@ -708,11 +742,18 @@ class Cluster:
                 f"promised ballot {p.promised_ballot} and {len(p.accepted)} accepted "
                 f"proposals; it learns the chosen values again"
             )
+        elif p.snapshot is not None:
+            kept = (
+                f"term {p.current_term}, its snapshot through index {p.log.snapshot_index} and "
+                f"{len(p.log)} log entries after it; it loaded the snapshot, so its commit "
+                f"index starts at {p.log.snapshot_index}"
+            )
         else:
             kept = (
                 f"term {p.current_term} and {p.log.last_index} log entries; commit index "
                 f"starts at 0"
             )
+        self._mark(node, MarkKind.RESTART)
         self._narrate(node, "fault", f"{node} restarted with {kept}")
         self._after_fault([host])
 
@@ -728,6 +769,7 @@ class Cluster:
         host.timer_generation += 1
         host.timer_at = None
         clock = " and its clock stopped" if freeze_clock else ""
+        self._mark(node, MarkKind.PAUSE)
         self._narrate(node, "fault", f"{node} froze (a long pause){clock}")
         self._after_fault([host])
 
@@ -738,6 +780,7 @@ class Cluster:
         host.rebase(self.now)
         host.paused = False
         host.freeze_clock = False
+        self._mark(node, MarkKind.RESUME)
         self._narrate(
             node, "fault", f"{node} resumed with {len(host.inbox)} messages waiting"
         )
@@ -775,6 +818,21 @@ class Cluster:
                 f"longer safe",
             )
         self._run(host, n.timeout_now(local))
+
+    def snapshot_now(self, node: str) -> None:
+        """Section 7 on demand: the node snapshots its state machine and compacts its log."""
+        if self.config.protocol != "raft":
+            raise CommandError("snapshots are for Raft clusters; this cluster runs Paxos")
+        host = self.require_node(node)
+        n = host.node
+        if not isinstance(n, RaftNode) or host.paused:
+            raise CommandError(f"{node} is not running")
+        if n.last_applied <= n.log.snapshot_index:
+            raise CommandError(
+                f"{node} has applied nothing since its snapshot through index "
+                f"{n.log.snapshot_index}; commit some entries first"
+            )
+        self._run(host, n.snapshot_now(host.local(self.now)))
 
     def set_clock_rate(self, node: str, rate: float) -> None:
         host = self.require_node(node)
@@ -827,10 +885,12 @@ class Cluster:
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         shown = " | ".join(",".join(g) for g in groups if g)
+        self._mark(NETWORK, MarkKind.PARTITION if self.network.groups else MarkKind.HEAL)
         self._narrate("network", "network", f"the network split into {shown}")
 
     def heal(self) -> None:
         self.network.heal()
+        self._mark(NETWORK, MarkKind.HEAL)
         self._narrate("network", "network", "the network healed: every link works again")
 
     def cut_link(self, src: str, dst: str, both: bool = True) -> None:
@@ -842,6 +902,7 @@ class Cluster:
         if both:
             self.network.cut.add((dst, src))
         arrow = "↔" if both else "→"
+        self._mark(NETWORK, MarkKind.CUT)
         self._narrate("network", "network", f"link {src}{arrow}{dst} cut")
 
     def restore_link(self, src: str, dst: str, both: bool = True) -> None:
@@ -851,6 +912,7 @@ class Cluster:
         if both:
             self.network.cut.discard((dst, src))
         arrow = "↔" if both else "→"
+        self._mark(NETWORK, MarkKind.CUT)
         self._narrate("network", "network", f"link {src}{arrow}{dst} restored")
 
     def set_network(self, params: LinkParams, link: tuple[str, str] | None) -> None:

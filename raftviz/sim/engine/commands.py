@@ -80,6 +80,12 @@ class TimeoutNow(SimCommand):
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotNow(SimCommand):
+    type: ClassVar[str] = "snapshot"
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetClockRate(SimCommand):
     type: ClassVar[str] = "clock"
     node: str
@@ -275,7 +281,7 @@ COMMANDS: dict[str, type[SimCommand]] = {
         PauseClient, ResumeClient, Partition, Heal, CutLink, RestoreLink, SetNetwork,
         ManualDelivery, DeliverMessage, DropMessage, ChangeSettings, Workload, SetDisk,
         AddServer, RemoveServer, TransferLeadership,
-        Propose, Inject, Heartbeat, DropKind, Jitter,
+        Propose, Inject, Heartbeat, DropKind, Jitter, SnapshotNow,
     )
 }
 
@@ -484,4 +490,5 @@ _HANDLERS: dict[type[SimCommand], Callable[[Cluster, Any], None]] = {
     Heartbeat: lambda c, m: scripting.heartbeat(c, m.node),
     DropKind: _drop_kind,
     Jitter: _jitter,
+    SnapshotNow: lambda c, m: c.snapshot_now(m.node),
 }

@@ -32,6 +32,8 @@ const KIND_CLASS = {
   RequestVoteReply: "k-vote",
   AppendEntries: "k-append",
   AppendEntriesReply: "k-append",
+  InstallSnapshot: "k-snapshot",
+  InstallSnapshotReply: "k-snapshot",
   ClientRequest: "k-client",
   ClientReply: "k-client",
 };
@@ -443,6 +445,7 @@ class ClusterView {
       append: v("--k-append", "#2f5fd0"),
       vote: v("--k-vote", "#c05a0c"),
       client: v("--k-client", "#0b8a63"),
+      snapshot: v("--k-snapshot", "#8a3ffc"),
       prepare: v("--k-prepare", "#c05a0c"),
       accept: v("--k-accept", "#6d28d9"),
       learn: v("--k-learn", "#0b8a63"),
@@ -595,6 +598,7 @@ class ClusterView {
     const s = this.ctx.scale();
     const selected = this.ctx.selectedMessage();
     this.spots = new Map();
+    const chunkLabels = []; // where chunk labels went this frame: repeats of a chunk share one
     const place = (rec, forceProgress) => {
       const m = rec.m;
       const a = this.endpoint(m.from);
@@ -630,7 +634,12 @@ class ClusterView {
       if (queued) queued.tail = { x: x - ux * 14 * s, y: y - uy * 14 * s };
       if (!queued || queued.k <= QUEUE_SHOWN || m.id === selected) {
         this.drawShape(g, rec.look, x, y, s, waiting && !this.reducedMotion.matches ? now : 0, m.id === selected);
+        if (m.chunk && !chunkLabels.some((p) => Math.hypot(p.x - x, p.y - y) < 40 * s)) {
+          chunkLabels.push({ x, y });
+          this.drawChunk(g, m.chunk, chunkLabel(m.chunk, snap), x, y, s);
+        }
       }
+      if (m.chunk) this.spots.get(m.id).chunk = chunkLabel(m.chunk, snap);
     };
     for (const rec of this.msgs.values()) place(rec);
     for (const [id, rec] of this.departing) {
@@ -678,6 +687,9 @@ class ClusterView {
       g.closePath();
     } else if (look.family === "client") {
       g.rect(x - size, y - size, size * 2, size * 2);
+    } else if (look.family === "snapshot") {
+      // A wide "file" block: InstallSnapshot carries a piece of the snapshot file.
+      g.rect(x - size * 1.5, y - size, size * 3, size * 2);
     } else {
       g.arc(x, y, size, 0, Math.PI * 2);
     }
@@ -697,6 +709,31 @@ class ClusterView {
       g.stroke();
     }
     g.globalAlpha = 1;
+  }
+
+  /** An InstallSnapshot chunk: which chunk of how many, and a bar of the bytes sent so far. */
+  drawChunk(g, chunk, label, x, y, s) {
+    const w = 34 * s;
+    const h = 4 * s;
+    const top = y + 10 * s;
+    const done = chunk.size ? (chunk.offset + chunk.length) / chunk.size : 1;
+    g.setLineDash([]);
+    g.globalAlpha = 1;
+    g.lineWidth = 1;
+    g.fillStyle = this.colors.panel;
+    g.strokeStyle = this.colors.snapshot;
+    g.fillRect(x - w / 2, top, w, h);
+    g.strokeRect(x - w / 2, top, w, h);
+    g.fillStyle = this.colors.snapshot;
+    g.fillRect(x - w / 2, top, w * Math.min(1, done), h);
+    g.font = `700 ${Math.round(10 * s)}px system-ui, sans-serif`;
+    g.textAlign = "center";
+    g.textBaseline = "alphabetic";
+    g.lineWidth = 3;
+    g.strokeStyle = this.colors.panel;
+    g.strokeText(label, x, top + h + 11 * s);
+    g.fillStyle = this.colors.ink;
+    g.fillText(label, x, top + h + 11 * s);
   }
 
   /** Lost messages: a red cross and "lost" where they died, fading out. */
@@ -886,7 +923,15 @@ export function nodePoint(root, id) {
 /** Where each message in flight was last drawn, canvas coordinates (for tests and tools). */
 export function messageSpots(root) {
   const view = views.get(root);
-  return view ? [...view.spots].map(([id, p]) => ({ id, x: p.x, y: p.y })) : [];
+  return view ? [...view.spots].map(([id, p]) => ({ id, x: p.x, y: p.y, chunk: p.chunk ?? null })) : [];
+}
+
+/** "chunk 2/5": where an InstallSnapshot chunk sits in its snapshot (Fig. 13 offset). */
+function chunkLabel(chunk, snap) {
+  const per = snap?.settings?.snapshot_chunk_size || chunk.length || 1;
+  const total = Math.max(1, Math.ceil(chunk.size / per));
+  const k = Math.min(total, Math.floor(chunk.offset / per) + 1);
+  return `chunk ${k}/${total}`;
 }
 
 export function relayout(root) {
@@ -917,6 +962,7 @@ export function legend(box, paxosOn = false) {
     item("msg k-append request heartbeat", "circle", "heartbeat"),
     item("msg k-vote request", "diamond", "RequestVote"),
     item("msg k-client request", "square", "client"),
+    item("msg k-snapshot request", "file", "InstallSnapshot"),
     item("msg k-append reply", "circle", "hollow = reply"),
     el("span", { class: "legend-item" }, el("span", { class: "legend-x", text: "✕" }), el("span", { text: "lost" })),
   );
@@ -927,6 +973,8 @@ function svgIcon(cls, shape) {
     ? svg("polygon", { class: "msg-shape", points: "7,1 13,7 7,13 1,7" })
     : shape === "square"
       ? svg("rect", { class: "msg-shape", x: 2, y: 2, width: 10, height: 10, rx: 1.5 })
+      : shape === "file"
+        ? svg("rect", { class: "msg-shape", x: 0.5, y: 3, width: 13, height: 8, rx: 1 })
       : svg("circle", { class: "msg-shape", cx: 7, cy: 7, r: cls.includes("heartbeat") ? 3.5 : 5.5 });
   return svg("svg", { class: "legend-icon", viewBox: "0 0 14 14", width: 14, height: 14 }, svg("g", { class: cls }, s));
 }

@@ -93,7 +93,8 @@ class Controls {
       const input = el("input", { type: "number", id: `set-${name}`, min: s.min ?? 0, ...range, step: "any", "data-testid": `setting-${name}`, title: s.help || "" });
       input.addEventListener("change", () => {
         const v = Number(input.value);
-        if (Number.isFinite(v) && v > 0) this.ctx.command({ type: "settings", changes: { [name]: v } });
+        // 0 is meaningful for some settings (snapshot threshold: off); the server checks ranges.
+        if (input.value !== "" && Number.isFinite(v) && v >= 0) this.ctx.command({ type: "settings", changes: { [name]: v } });
       });
       this.inputs.set(name, input);
       return [el("label", { for: `set-${name}`, text: s.label || name, title: s.help || "" }), input];

@@ -14,6 +14,8 @@ function nodeRows(n) {
     ["log length", n.log_length],
     ["commit index", n.commit_index, "insp-commit"],
     ["last applied", n.last_applied],
+    ...(n.snapshot ? [["snapshot", `through index ${n.snapshot.last_included_index} (term ${n.snapshot.last_included_term})`]] : []),
+    ...(n.snapshot_download ? [["receiving snapshot", `through index ${n.snapshot_download.last_included_index}: ${n.snapshot_download.received}/${n.snapshot_download.size} bytes`]] : []),
     ["clock", `${ms(n.clock?.local)}${n.clock && n.clock.rate !== 1 ? ` (runs at ${n.clock.rate}×)` : ""}${n.clock?.frozen ? ", frozen" : ""}`],
     ["restarts", n.incarnation ?? 0],
   ];
@@ -33,6 +35,9 @@ function nodeRows(n) {
     rows.push(["next heartbeat", `in ${ms(ls.heartbeat_in)}`]);
     rows.push(["lease", ls.lease_remaining > 0 ? `valid for ${ms(ls.lease_remaining)}` : "none"]);
     rows.push(["reads waiting", ls.pending_reads ?? 0]);
+    for (const [peer, send] of Object.entries(ls.snapshot_sends || {})) {
+      rows.push([`snapshot to ${peer}`, `through index ${send.last_included_index}: ${send.offset}/${send.size} bytes acknowledged`]);
+    }
   }
   return rows;
 }

@@ -5,6 +5,7 @@
 // Committed entries (index ≤ the row's commit_index) are solid; uncommitted ones dashed and
 // light; entries from `diverge_from` on are hatched with a red outline ("not in leader's log").
 // On each follower's row the leader's next_index and match_index for it are marked.
+// A compacted prefix (section 7) is one wide "snapshot" cell spanning indices 1..last included.
 
 import { attr, el, svg, text, toggleClass } from "../dom.js";
 import * as paxos from "./paxos.js";
@@ -95,7 +96,7 @@ class LogsView {
     const ls = lead?.leader_state;
     const sig = [this.fs, lead?.id, ls && JSON.stringify([ls.next_index, ls.match_index]),
       JSON.stringify(this.ctx.selection?.() ?? null),
-      ...snap.nodes.map((n) => `${n.id}:${n.log_start}:${(n.log || []).length}:${n.log_length}:${n.commit_index}:${n.diverge_from}:${n.role}:${n.state}:${n.log_from}:${(n.paxos?.chosen || []).join(",")}:${n.paxos?.phase ?? ""}`)].join("|");
+      ...snap.nodes.map((n) => `${n.id}:${n.log_start}:${(n.log || []).length}:${n.log_length}:${n.commit_index}:${n.diverge_from}:${n.role}:${n.state}:${n.log_from}:${n.snapshot?.last_included_index ?? 0}:${n.snapshot_download?.received ?? ""}:${(n.paxos?.chosen || []).join(",")}:${n.paxos?.phase ?? ""}`)].join("|");
     if (sig === this.sig && !snap.full) return;
     this.sig = sig;
     this.draw();
@@ -172,7 +173,7 @@ class LogsView {
     nodes.forEach((n, r) => {
       let row = this.rows.get(n.id);
       if (!row) {
-        row = { g: svg("g", { class: "log-row" }), cells: [], markers: svg("g", { class: "log-markers" }) };
+        row = { g: svg("g", { class: "log-row", "data-node": n.id }), cells: [], markers: svg("g", { class: "log-markers" }) };
         row.bg = svg("rect", { class: "row-bg" });
         row.g.append(row.bg);
         row.cellsG = svg("g");
@@ -187,6 +188,7 @@ class LogsView {
       toggleClass(row.g, "is-crashed", n.state === "crashed");
       toggleClass(row.g, "selected", this.ctx.isSelected("node", n.id));
       this.drawRow(row, n, first, count, offset, cw, rh);
+      this.drawSnapshot(row, n, first, count, offset, cw);
       this.drawMarkers(row, n, ls && n.id !== leader?.id ? ls : null, first, count, offset, cw, rh);
     });
   }
@@ -257,8 +259,13 @@ class LogsView {
       row.cells.push(g);
     }
     const conflictFrom = n.diverge_from ?? Infinity;
+    const compacted = px ? 0 : n.snapshot?.last_included_index ?? 0;
     row.cells.forEach((g, k) => {
       const index = first + k;
+      if (index <= compacted) {
+        g.style.display = "none"; // inside the snapshot cell
+        return;
+      }
       let e = index >= start ? entryAt(entries, index) : null;
       // Paxos: a slot learned through Learn without being accepted here still shows its value.
       if (px && !e && learned[index] !== undefined) e = [index, "?", learned[index]];
@@ -303,6 +310,59 @@ class LogsView {
       const what = conflict ? "NOT in leader's log (will be overwritten)" : committed ? `committed on ${n.id}` : `not committed on ${n.id} yet`;
       text(title, `${n.id} index ${index}, term ${e[1]}: ${e[2]} (${what})`);
     });
+  }
+
+  /** The compacted prefix as one cell: "snapshot ≤ index · term", clipped to the view. */
+  drawSnapshot(row, n, first, count, offset, cw) {
+    const dl = this.paxosOn ? null : n.snapshot_download;
+    const receiving = dl && dl.last_included_index > (n.snapshot?.last_included_index ?? 0);
+    const snapInfo = this.paxosOn ? null : receiving ? { last_included_index: dl.last_included_index } : n.snapshot;
+    if (!row.snap) {
+      row.snap = svg("g", { class: "cell cell-snapshot" },
+        svg("rect", { class: "cell-box", y: 2, rx: 4 }),
+        svg("text", { class: "cell-term" }),
+        svg("text", { class: "cell-cmd" }),
+        svg("title"));
+      row.cellsG.append(row.snap);
+    }
+    const g = row.snap;
+    attr(g, "data-testid", `snapshot-cell-${n.id}`);
+    const last = snapInfo?.last_included_index ?? 0;
+    toggleClass(g, "cell-receiving", Boolean(receiving));
+    if (!last || last < first) {
+      g.style.display = "none";
+      attr(g, "data-last-included-index", last);
+      return;
+    }
+    g.style.display = "";
+    const fs = this.fs;
+    const x0 = offset + (1 - first) * cw + 2;
+    const x1 = offset + (last - first + 1) * cw - 2;
+    const [box, term, cmd, title] = g.children;
+    attr(box, "x", x0.toFixed(1));
+    attr(box, "width", Math.max(x1 - x0, 4).toFixed(1));
+    attr(box, "height", (fs * 2.0).toFixed(1));
+    // The words stay in view however far the cell reaches to the left.
+    const tx = Math.max(x0, 0) + 5;
+    const room = x1 - tx - 4;
+    attr(term, "x", tx.toFixed(1));
+    attr(term, "y", (3 + fs * 0.8).toFixed(1));
+    attr(cmd, "x", tx.toFixed(1));
+    attr(cmd, "y", (3 + fs * 1.65).toFixed(1));
+    if (receiving) {
+      // InstallSnapshot in progress (Fig. 13, 2-4): the file grows chunk by chunk.
+      text(term, shorten(`⇣ receiving snapshot ≤ ${last}`, room, fs));
+      text(cmd, shorten(`${dl.received}/${dl.size} bytes`, room, fs));
+      attr(g, "data-receiving", `${dl.received}/${dl.size}`);
+      text(title, `${n.id} is receiving a snapshot through index ${last}: ${dl.received} of ${dl.size} bytes so far`);
+      return;
+    }
+    g.removeAttribute("data-receiving");
+    text(term, shorten(`▣ snapshot ≤ ${last}`, room, fs));
+    text(cmd, shorten(`t${snapInfo.last_included_term} · compacted`, room, fs));
+    attr(g, "data-last-included-index", last);
+    attr(g, "data-last-included-term", snapInfo.last_included_term);
+    text(title, `${n.id}: entries 1–${last} were compacted into a snapshot (section 7); the log keeps only the last included index ${last} and term ${snapInfo.last_included_term}`);
   }
 
   drawMarkers(row, n, ls, first, count, offset, cw, rh) {
