@@ -31,13 +31,16 @@ from raftviz.core.raft import PersistentState, RaftNode
 DEFAULT_FSYNC_MS = 2.0  # a datacenter SSD's fsync; the network's default is 10-20 ms one way
 MAX_FSYNC_MS = 10_000.0
 
-# (current_term, voted_for, last log index, chain digest of the log): equal signatures mean
-# equal persistent state, since the digest covers every entry.
-Signature = tuple[int, str | None, int, int]
+# (current_term, voted_for, last log index, chain digest of the log, snapshot index): equal
+# signatures mean equal persistent state, since the digest covers every entry and the
+# snapshot's state machine is the one its index and the log determine.
+Signature = tuple[int, str | None, int, int, int]
 
 
-def signature(term: int, voted_for: str | None, log_last: int, log_digest: int) -> Signature:
-    return (term, voted_for, log_last, log_digest)
+def signature(
+    term: int, voted_for: str | None, log_last: int, log_digest: int, snapshot_index: int = 0
+) -> Signature:
+    return (term, voted_for, log_last, log_digest, snapshot_index)
 
 
 def node_signature(node: RaftNode) -> Signature:
@@ -47,7 +50,7 @@ def node_signature(node: RaftNode) -> Signature:
 
 def state_signature(state: PersistentState) -> Signature:
     return signature(state.current_term, state.voted_for, state.log.last_index,
-                     state.log.digest(state.log.last_index))
+                     state.log.digest(state.log.last_index), state.log.snapshot_index)
 
 
 def copy_state(node: RaftNode | PersistentState) -> PersistentState:
@@ -60,7 +63,7 @@ def copy_state(node: RaftNode | PersistentState) -> PersistentState:
     state = node.persistent_state() if isinstance(node, RaftNode) else node
     return PersistentState(
         state.current_term, state.voted_for, copy.deepcopy(state.log),
-        copy.deepcopy(state.configs),
+        copy.deepcopy(state.configs), state.snapshot,  # a snapshot is never changed in place
     )
 
 
@@ -141,14 +144,20 @@ def describe_loss(live: RaftNode, durable: PersistentState) -> str:
     if live.voted_for != durable.voted_for and live.voted_for is not None:
         lost.append(f"its vote for {live.voted_for}")
     log, kept = live.log, durable.log
-    # Equal digests mean equal prefixes, so the longest common prefix is found by bisection.
-    same, top = 0, min(log.last_index, kept.last_index)
-    while same < top:
-        mid = (same + top + 1) // 2
-        if log.digest(mid) == kept.digest(mid):
-            same = mid
-        else:
-            top = mid - 1
+    # Equal digests mean equal prefixes, so the longest common prefix is found by bisection,
+    # from where both logs still know their digests (a compacted prefix is in the snapshot).
+    top = min(log.last_index, kept.last_index)
+    lo = max(log.snapshot_index, kept.snapshot_index)
+    if lo > top or log.digest(lo) != kept.digest(lo):
+        same = top  # the difference lies inside a snapshot: count what the disk lacks
+    else:
+        same = lo
+        while same < top:
+            mid = (same + top + 1) // 2
+            if log.digest(mid) == kept.digest(mid):
+                same = mid
+            else:
+                top = mid - 1
     if log.last_index > same:
         n = log.last_index - same
         lost.append(f"{n} log entr{'y' if n == 1 else 'ies'} from index {same + 1}")
