@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from raftviz.core.messages import Command, Op, ReadMode, RequestVote, RequestVoteReply
+from raftviz.core.messages import (
+    Command,
+    InstallSnapshotReply,
+    Op,
+    ReadMode,
+    RequestVote,
+    RequestVoteReply,
+)
 from raftviz.core.raft import RaftNode, RaftSettings, Role
 from raftviz.sim.engine.cluster import Cluster, ClusterConfig, CommandError
 from raftviz.sim.engine.commands import apply_command, parse_command
@@ -244,3 +251,49 @@ def test_the_configuration_carries_the_fsync_time() -> None:
         config_from_json({"fsync_ms": -3})
     with pytest.raises(CommandError, match="fsync_ms"):
         config_from_json({"fsync_ms": "fast"})
+
+
+def test_a_crash_before_an_installed_snapshot_is_fsynced_loses_it_safely() -> None:
+    """Fig. 13 with a disk: the snapshot is saved before the follower acknowledges it."""
+    settings = RaftSettings(
+        election_timeout_min=1000.0, election_timeout_max=2000.0, snapshot_threshold=0
+    )
+    c = make(fsync_ms=50.0, settings=settings)
+    c.timeout_now("n1")
+    c.run_for(200)
+    assert node(c, "n1").role is Role.LEADER
+    c.crash("n3")
+    for i in range(5):
+        c.submit(Command(Op.SET, "x", str(i)), client_id=f"c{i}")
+    c.run_for(1500)
+    leader = node(c, "n1")
+    assert leader.commit_index == leader.log.last_index == 6
+    c.snapshot_now("n1")
+    assert leader.log.snapshot_index == 6
+    c.restart("n3")
+    while node(c, "n3").log.snapshot_index < 6:
+        assert c.step()
+    n3 = node(c, "n3")
+    assert n3.commit_index == 6 and n3.snapshot is not None
+    disk = c.hosts["n3"].disk
+    assert disk is not None and disk.durable.snapshot is None
+    kept = disk.durable.log.last_index
+    assert kept < 6
+    # The acknowledgement waits for the snapshot's fsync: the leader does not know yet.
+    assert in_flight(c, InstallSnapshotReply, "n3") == []
+    assert disk.writing is not None and disk.writing.state.log.snapshot_index == 6
+    c.crash("n3")
+    assert f"{6 - kept} log entries from index {kept + 1}" in c.narration[-1].text
+    c.restart("n3")
+    assert node(c, "n3").log.snapshot_index == 0 and node(c, "n3").commit_index == 0
+    assert broken(c) == {}  # it never stored those entries, so it lost nothing committed
+    # The leader sends the snapshot again; once it is on disk, a crash keeps it.
+    c.run_for(500)
+    disk = c.hosts["n3"].disk
+    assert disk is not None and disk.durable.log.snapshot_index == 6
+    c.crash("n3")
+    c.restart("n3")
+    assert node(c, "n3").log.snapshot_index == node(c, "n3").commit_index == 6
+    c.run_for(200)
+    assert node(c, "n3").log.last_index == leader.log.last_index
+    assert broken(c) == {}

@@ -189,6 +189,7 @@ class SafetyMonitor(Monitor):
                 if isinstance(host.persistent, PersistentState):
                     self.prev_term[host.id] = host.persistent.current_term
                     self._forget_unsynced_votes(host.id)
+                    self._forget_unsynced_entries(host.id, host.persistent.log)
                 self.prev_role[host.id] = Role.FOLLOWER
                 continue
             assert isinstance(node, RaftNode)
@@ -224,6 +225,16 @@ class SafetyMonitor(Monitor):
         for key in [k for k in self.votes if k[0] == node_id]:
             if key not in self.sent_votes:
                 del self.votes[key]
+
+    def _forget_unsynced_entries(self, node_id: str, durable: RaftLog) -> None:
+        """A server stores an entry once its disk has it: a crash may take back committed
+        entries (or an installed snapshot) it had only in memory, whose acknowledgement waited
+        for the fsync; what the disk kept must survive, and is checked again on restart."""
+        held = self.held.get(node_id, 0)
+        if held and held > durable.snapshot_index:
+            lost = self._matching_prefix(durable, held)
+            if lost:
+                self.held[node_id] = lost - 1
 
     def note_candidate(self, node: str, term: int) -> None:
         """A RequestVote for ``term`` was sent on ``node``'s behalf (a script injected it)."""
