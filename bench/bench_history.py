@@ -29,7 +29,7 @@ import tracemalloc
 
 from raftviz.core.raft import RaftSettings
 from raftviz.sim.engine.cluster import ClusterConfig
-from raftviz.sim.history import History
+from raftviz.sim.history import SCRIPT_BUDGET, History
 
 
 def rss_mb() -> float:
@@ -58,7 +58,7 @@ def main() -> None:
     started, cpu = time.perf_counter(), time.process_time()
     settings = RaftSettings(snapshot_threshold=args.snapshot_threshold)
     history = History(ClusterConfig(size=5, seed=args.seed, settings=settings),
-                      checkpoint_every=args.checkpoint_every)
+                      checkpoint_every=args.checkpoint_every, budget=SCRIPT_BUDGET)
     history.apply_json({"type": "workload", "rate": args.rate, "read_ratio": 0.0, "keys": 10})
     end = args.minutes * 60_000.0
     while history.now < end:

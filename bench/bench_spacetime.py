@@ -90,10 +90,10 @@ MEASURE = """async ([seconds, step]) => {
 
 def memory_part() -> None:
     from raftviz.sim.engine.cluster import ClusterConfig
-    from raftviz.sim.history import History
+    from raftviz.sim.history import SCRIPT_BUDGET, History
 
     t = time.perf_counter()
-    h = History(ClusterConfig(size=5, seed=1))
+    h = History(ClusterConfig(size=5, seed=1), budget=SCRIPT_BUDGET)
     h.apply_json({"type": "workload", "rate": RATE, "read_ratio": 0.0, "keys": 5})
     while h.now < RUN_MS:
         h.run_until(min(RUN_MS, h.now + 60_000))
