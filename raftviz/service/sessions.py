@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from raftviz.service.frame_state import FrameState
@@ -508,20 +508,7 @@ class SessionManager:
             run = self.store.claim(token)
             if run is None:
                 return None, None
-            step_changes = None
-            pos = run.position
-            if pos.stepped and pos.events:
-                # Stand where the live session's last single step began, and take that step
-                # again, so the page sees what it changed, as before the restart.
-                before_run = replace(run, position=replace(pos, events=pos.events - 1))
-                history = rebuild(before_run, self.store.key)
-                before = before_step(history.cluster)
-                if history.step() and history.cluster.events_processed == pos.events:
-                    step_changes = changes(before, history.cluster)
-                else:  # the stored position is not one step on: replay it plainly
-                    history = rebuild(run, self.store.key)
-            else:
-                history = rebuild(run, self.store.key)
+            history = rebuild(run, self.store.key)
         except StoreError as exc:
             log.warning("stored session could not be restored: %s", exc)
             return None, f"your saved session could not be restored ({exc}); this is a new one"
@@ -529,8 +516,6 @@ class SessionManager:
         session.used = True
         session.speed = min(max(run.position.speed, MIN_SPEED), MAX_SPEED)
         session._bound_memory()  # noqa: SLF001
-        if step_changes is not None:
-            session._step_changes = (session._position(), step_changes)  # noqa: SLF001
         cp = run.checkpoint
         session.stored = StoredMark(
             run.epoch, history, list(history.log), history.horizon,
@@ -551,8 +536,7 @@ class SessionManager:
             return
         h = session.history
         mark = session.stored
-        position = Position(h.cluster.events_processed, h.now, h.horizon, session.speed,
-                            session.changed() is not None)
+        position = Position(h.cluster.events_processed, h.now, h.horizon, session.speed)
         ttl = self.limits.session_ttl
         try:
             written = False

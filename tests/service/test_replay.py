@@ -107,33 +107,3 @@ def test_a_forged_checkpoint_is_never_unpickled(make_store: Callable[[], Session
     back = SessionManager(store=make_store()).open(s.token)
     assert back.token == s.token, back.restore_error
     assert snapshot(back.history.cluster) == snapshot(s.history.cluster)
-
-
-def test_a_rebuild_shows_what_the_last_single_step_changed(
-    make_store: Callable[[], SessionStore],
-) -> None:
-    """docs/snapshot.md ``changed``: a session rebuilt where a step left it reports that
-    step's changes, as the live one did; after any other action, none."""
-    m = SessionManager(store=make_store())
-    s = m.open(None)
-    s.used = True
-    s.advance(100)
-    seen = set()
-    for _ in range(200):  # step until a step changes something, and once until one does not
-        assert s.step()
-        m.save(s)
-        live = s.changed()
-        assert live is not None
-        m = SessionManager(store=make_store())
-        back = m.open(s.token)
-        assert back.token == s.token, back.restore_error
-        assert back.changed() == live
-        assert snapshot(back.history.cluster) == snapshot(s.history.cluster)
-        seen.add(bool(live))
-        s = back  # carry on from the rebuild (the old one is fenced)
-        if seen == {True, False}:
-            break
-    assert seen == {True, False}
-    s.advance(10)
-    m.save(s)
-    assert SessionManager(store=make_store()).open(s.token).changed() is None

@@ -50,15 +50,12 @@ class Fenced(Exception):
 @dataclass(frozen=True, slots=True)
 class Position:
     """Where a run stands: events processed and simulated now (a step stops between two
-    events of the same instant), the furthest time reached, and the playback speed.
-    ``stepped``: the run still stands where a single step left it, so a rebuild shows what
-    that step changed, as the live session did (docs/snapshot.md, ``changed``)."""
+    events of the same instant), the furthest time reached, and the playback speed."""
 
     events: int
     now: float
     horizon: float
     speed: float
-    stepped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +92,7 @@ def _finite(value: Any, name: str, high: float = MAX_TRACE_TIME) -> float:
     return float(value)
 
 
-def decode_position(
-    events: Any, now: Any, horizon: Any, speed: Any, stepped: Any = 0
-) -> Position:
+def decode_position(events: Any, now: Any, horizon: Any, speed: Any) -> Position:
     """A position from stored text or numbers (Redis hands back strings)."""
     try:
         values = [
@@ -113,7 +108,6 @@ def decode_position(
         _finite(values[1], "now"),
         _finite(values[2], "horizon"),
         _finite(values[3], "speed", 1.0),
-        str(stepped) in ("1", "True"),
     )
 
 

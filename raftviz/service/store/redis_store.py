@@ -27,7 +27,7 @@ from raftviz.service.store.checkpoint import StoredCheckpoint, load_key
 PREFIX = "raftviz:"
 
 # KEYS: hash, list, checkpoint. ARGV: epoch, config ('' = keep), keep, ttl ms, version,
-# events, now, horizon, speed, drop checkpoint ('1'), stepped ('1'), commands...
+# events, now, horizon, speed, drop checkpoint ('1'), commands...
 # Returns 1 (written), 0 (no such session), -1 (fenced).
 WRITE = """
 local cur = redis.call('HGET', KEYS[1], 'epoch')
@@ -42,8 +42,8 @@ else
   redis.call('HSET', KEYS[1], 'config', ARGV[2], 'version', ARGV[5], 'epoch', ARGV[1])
 end
 redis.call('HSET', KEYS[1], 'events', ARGV[6], 'now', ARGV[7], 'horizon', ARGV[8],
-           'speed', ARGV[9], 'stepped', ARGV[11])
-if #ARGV > 11 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 12)) end
+           'speed', ARGV[9])
+if #ARGV > 10 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 11)) end
 redis.call('HSET', KEYS[1], 'count', redis.call('LLEN', KEYS[2]))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
@@ -120,7 +120,6 @@ class RedisStore(SessionStore):
             repr(position.horizon),
             repr(position.speed),
             "1" if drop_checkpoint else "0",
-            "1" if position.stepped else "0",
         ]
         first, rest = commands[:CHUNK], commands[CHUNK:]
         result = self._write(keys=keys, args=[*head, *first])
@@ -177,7 +176,7 @@ class RedisStore(SessionStore):
         if missing:
             raise StoreError(f"the stored session record lacks {', '.join(missing)}")
         position = decode_position(fields["events"], fields["now"], fields["horizon"],
-                                   fields["speed"], fields.get("stepped", "0"))
+                                   fields["speed"])
         return StoredRun(token, int(epoch), version, fields["config"], bodies, position,
                          self._checkpoint(cp_key))
 

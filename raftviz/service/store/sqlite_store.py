@@ -39,8 +39,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     horizon REAL NOT NULL,
     speed REAL NOT NULL,
     count INTEGER NOT NULL,
-    expires REAL NOT NULL,
-    stepped INTEGER NOT NULL DEFAULT 0
+    expires REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS commands (
     token TEXT NOT NULL,
@@ -74,11 +73,6 @@ class SqliteStore(SessionStore):
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._upkeep: sqlite3.Connection | None = None
         self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
-        if "stepped" not in columns:  # a store written before the column existed
-            self._db.execute(
-                "ALTER TABLE sessions ADD COLUMN stepped INTEGER NOT NULL DEFAULT 0"
-            )
         self.key = load_key(self.path.with_name(self.path.name + ".key"))
 
     def write(
@@ -95,7 +89,6 @@ class SqliteStore(SessionStore):
     ) -> bool:
         expires = self._clock() + ttl
         pos = (position.events, position.now, position.horizon, position.speed)
-        stepped = int(position.stepped)
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -114,9 +107,8 @@ class SqliteStore(SessionStore):
                 if config is not None:
                     db.execute("DELETE FROM commands WHERE token = ?", (token,))
                     db.execute(
-                        "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (token, RECORD_VERSION, epoch, config, *pos, len(commands), expires,
-                         stepped),
+                        "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (token, RECORD_VERSION, epoch, config, *pos, len(commands), expires),
                     )
                     first = 0
                 else:
@@ -127,8 +119,8 @@ class SqliteStore(SessionStore):
                     first = keep
                     db.execute(
                         "UPDATE sessions SET events = ?, now = ?, horizon = ?, speed = ?, "
-                        "count = ?, expires = ?, stepped = ? WHERE token = ?",
-                        (*pos, keep + len(commands), expires, stepped, token),
+                        "count = ?, expires = ? WHERE token = ?",
+                        (*pos, keep + len(commands), expires, token),
                     )
                 if commands:
                     db.executemany(
@@ -168,8 +160,7 @@ class SqliteStore(SessionStore):
             db.execute("BEGIN IMMEDIATE")
             try:
                 row = db.execute(
-                    "SELECT version, epoch, config, events, now, horizon, speed, count, expires, "
-                    "stepped "
+                    "SELECT version, epoch, config, events, now, horizon, speed, count, expires "
                     "FROM sessions WHERE token = ?",
                     (token,),
                 ).fetchone()
@@ -206,7 +197,7 @@ class SqliteStore(SessionStore):
             checkpoint = StoredCheckpoint(int(cp[0]), float(cp[1]), int(cp[2]), cp[3])
         return StoredRun(
             token, epoch, row[0], config, texts,
-            decode_position(row[3], row[4], row[5], row[6], row[9]), checkpoint,
+            decode_position(row[3], row[4], row[5], row[6]), checkpoint,
         )
 
     def delete(self, token: str, epoch: int | None = None) -> None:
