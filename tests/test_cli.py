@@ -99,6 +99,13 @@ def test_simulate_reads_yaml_scripts(tmp_path: Path) -> None:
         (["experiment", "election-timing", "--ranges", "300-150"], ["--ranges", "low <= high"]),
         (["experiment", "election-timing", "--trials", "0"], ["--trials"]),
         (["experiment", "fig99"], ["invalid choice", "election-timing"]),
+        (["experiment", "election-timing", "--preset", "lan"],
+         ["--preset", "invalid choice", "paper"]),
+        (["experiment", "election-timing", "--latency", "5-1"], ["--latency", "MIN <= MAX"]),
+        (["experiment", "election-timing", "--latency", "fast"], ["--latency", "MIN-MAX"]),
+        (["experiment", "election-timing", "--disk", "-1"], ["--disk", "0..1000"]),
+        (["experiment", "election-timing", "--disk", "nan"], ["--disk", "0..1000"]),
+        (["experiment", "election-timing", "--disk", "slow"], ["--disk", "expected a number"]),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args: list[str], words: list[str]) -> None:
@@ -154,12 +161,35 @@ def test_experiment_writes_csv_and_plot(tmp_path: Path) -> None:
     assert any(line.startswith("150-300") and "      3" in line for line in table)
     with (tmp_path / "results" / "t.csv").open(newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["range_ms", "trial", "downtime_ms"]
+    assert rows[0] == ["range_ms", "trial", "downtime_ms", "setup", "latency_ms", "fsync_ms"]
+    assert "paper setup: one-way latency 0.1-0.2 ms, fsync 3 ms" in proc.stdout
+    assert {tuple(r[3:]) for r in rows[1:]} == {("paper", "0.1-0.2", "3")}
     assert [(r[0], r[1]) for r in rows[1:]] == [
         (label, str(i)) for label in ("150-300", "12-24") for i in (1, 2, 3)
     ]
     assert all(float(r[2]) > 0 for r in rows[1:])
     assert (tmp_path / "results" / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_experiment_setup_flags_reach_the_csv(tmp_path: Path) -> None:
+    proc = raftviz(
+        "experiment", "election-timing", "--trials", "2", "--ranges", "150-300",
+        "--preset", "interactive", "--disk", "5", "--workers", "1", "--csv", "t.csv",
+        "--plot", "t.png", cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "interactive+custom setup: one-way latency 10-20 ms, fsync 5 ms" in proc.stdout
+    with (tmp_path / "t.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    assert {tuple(r[3:]) for r in rows[1:]} == {("interactive+custom", "10-20", "5")}
+    # 10-20 ms links and 5 ms fsyncs: at least 75 ms (half the timeout) + 3 trips + 2 fsyncs.
+    assert all(float(r[2]) > 75 + 30 + 10 for r in rows[1:])
+    proc = raftviz(
+        "experiment", "election-timing", "--trials", "1", "--ranges", "150-300",
+        "--latency", "0.5", "--workers", "1", "--csv", "u.csv", "--plot", "u.png", cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "paper+custom setup: one-way latency 0.5-0.5 ms, fsync 3 ms" in proc.stdout
 
 
 def test_compare_prints_both_protocols_and_writes_a_plot(tmp_path: Path) -> None:

@@ -246,6 +246,9 @@ class RaftNode:
         self.lease_until = 0.0
         self.pending_writes: dict[int, tuple[str, int]] = {}  # log index -> (client, request id)
         self.pending_reads: list[PendingRead] = []
+        # How far the log is on stable storage, when the simulation models a disk (None: every
+        # appended entry counts as stored at once).
+        self.durable_index: int | None = None
         self.snapshot_sends: dict[str, SnapshotSend] = {}
         self.catch_up: CatchUp | None = None
         self.transfer_target: str | None = None
@@ -290,6 +293,17 @@ class RaftNode:
         """Force the election timer to expire now (the UI's "time out now")."""
         self._maybe_snapshot()
         self._on_election_timeout(now, forced=True)
+        self._apply_committed(now)
+        return self._flush()
+
+    def persisted(self, last_index: int, now: float) -> Output:
+        """Stable storage holds the log up to ``last_index``; the leader may count its own copy.
+
+        Thesis 10.2.1: the leader's entry counts towards a majority once it is on its disk.
+        """
+        self.durable_index = last_index
+        if self.role is Role.LEADER:
+            self._advance_commit(now)
         self._apply_committed(now)
         return self._flush()
 
@@ -613,7 +627,7 @@ class RaftNode:
         self.leader_id = leader
         self.votes_received = set()
         self.votes_refused = set()
-        if was is not Role.FOLLOWER:
+        if was is Role.LEADER:
             self._reset_election_timer(now)
 
     def _clear_leader_state(self) -> None:
@@ -855,7 +869,10 @@ class RaftNode:
 
     def _advance_commit(self, now: float) -> None:
         """Fig. 2, Leaders 4 and section 5.4.2: commit by counting current-term replicas only."""
-        candidate = self._agreed({**self.match_index, self.id: self.log.last_index})
+        own = self.log.last_index
+        if self.durable_index is not None:
+            own = min(own, self.durable_index)
+        candidate = self._agreed({**self.match_index, self.id: own})
         before = self.commit_index
         if candidate <= before:
             return

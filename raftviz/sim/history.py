@@ -30,6 +30,7 @@ from raftviz.sim.engine.commands import SimCommand, apply_command, parse_command
 from raftviz.sim.engine.errors import WorkLimitError
 from raftviz.sim.engine.network import LinkParams
 from raftviz.sim.engine.scheduler import WorkBudget, WorkMeter
+from raftviz.sim.engine.storage import DEFAULT_FSYNC_MS
 from raftviz.sim.record import Recorder
 
 TRACE_FORMAT = "raftviz-trace"
@@ -366,6 +367,7 @@ def config_to_json(config: ClusterConfig) -> dict[str, Any]:
         "network": asdict(config.network),
         "clients": asdict(config.clients),
         "paxos": asdict(config.paxos),
+        "fsync_ms": config.fsync_ms,
         "initial": {
             node: {
                 "term": init.term,
@@ -395,7 +397,10 @@ def config_from_json(data: Any) -> ClusterConfig:
     """Validate and build a configuration from untrusted JSON (the schema: sim/config.py)."""
     if not isinstance(data, dict):
         raise CommandError("config must be an object")
-    allowed = {"size", "seed", "protocol", "settings", "network", "clients", "initial", "paxos"}
+    allowed = {
+        "size", "seed", "protocol", "settings", "network", "clients", "initial", "paxos",
+        "fsync_ms",
+    }
     extra = set(data) - allowed
     if extra:
         raise CommandError(f"config: unknown field(s) {', '.join(sorted(extra))}")
@@ -404,6 +409,9 @@ def config_from_json(data: Any) -> ClusterConfig:
         for name in ("size", "seed", "protocol")
         if name in data
     }
+    fsync_ms = data.get("fsync_ms", DEFAULT_FSYNC_MS)
+    if isinstance(fsync_ms, bool) or not isinstance(fsync_ms, (int, float)):
+        raise CommandError("config.fsync_ms must be a number of milliseconds")
     config = ClusterConfig(
         **top,
         settings=schema.from_json(
@@ -413,6 +421,7 @@ def config_from_json(data: Any) -> ClusterConfig:
         clients=schema.from_json("clients", ClientSettings, data.get("clients"), "config.clients"),
         initial=_initial_from_json(data.get("initial", {})),
         paxos=schema.from_json("paxos", PaxosSettings, data.get("paxos"), "config.paxos"),
+        fsync_ms=float(fsync_ms),
     )
     config.validate()
     return config

@@ -131,6 +131,7 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
             election=None,
             leader_state=None,
             inbox=0,
+            disk=_disk(cluster, host),
         )
         base.update(_membership(cluster, host.id, p.configs.latest if p.configs else None, leader))
         return base
@@ -186,11 +187,44 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
         election=election,
         leader_state=leader_state,
         inbox=len(host.inbox),
+        disk=_disk(cluster, host),
     )
     base.update(_membership(cluster, host.id, node.config, leader))
     if node.role is Role.LEADER:
         base["config"]["learner"] = node.catch_up.server if node.catch_up else None
     return base
+
+
+def _disk(cluster: Cluster, host: NodeHost) -> dict[str, Any]:
+    """A Raft node's stable storage: fsync time, the write in progress and what is durable."""
+    disk = host.disk
+    durable = disk.durable if disk is not None else host.persistent
+    assert isinstance(durable, PersistentState)
+    writing = None
+    if disk is not None and disk.writing is not None:
+        w = disk.writing
+        writing = {
+            "term": w.state.current_term,
+            "voted_for": w.state.voted_for,
+            "log_length": w.state.log.last_index,
+            "started_at": round(w.started_at, 3),
+            "done_at": round(w.done_at, 3),
+            "remaining": round(max(w.done_at - cluster.now, 0.0), 3),
+            "held": len(w.messages),
+        }
+    return {
+        "fsync_ms": host.fsync_ms,
+        "default_ms": cluster.config.fsync_ms,
+        "slow": host.fsync_ms > cluster.config.fsync_ms,
+        "writing": writing,
+        "queued": None if disk is None or disk.queued is None else len(disk.queued),
+        "durable": {
+            "term": durable.current_term,
+            "voted_for": durable.voted_for,
+            "log_length": durable.log.last_index,
+        },
+        "writes": disk.writes if disk is not None else 0,
+    }
 
 
 def _membership(
@@ -230,6 +264,7 @@ def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, An
         "voted_for": None,
         "diverge_from": None,
         "inbox": len(host.inbox),
+        "disk": None,  # the disk model is Raft's
     }
     persistent = host.persistent
     assert isinstance(persistent, PaxosPersistent)

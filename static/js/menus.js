@@ -4,6 +4,10 @@
 import { attr, byId, el } from "./dom.js";
 import * as membership from "./views/membership.js";
 
+// A slow disk: longer than the default election timeout (150-300 ms), so a leader whose
+// heartbeats wait behind it loses its followers (the slow-disk lesson).
+const SLOW_DISK_MS = 400;
+
 const READ_MODES = [
   ["log", "log read (through the log)"],
   ["read_index", "ReadIndex (leader confirms)"],
@@ -73,7 +77,18 @@ export class Menus {
         text: "Time out now", onclick: cmd({ type: "timeout", node: id }) }),
       ...membership.nodeButtons(n, this.ctx.store.snapshot, cmd),
       ...(this.ctx.store.snapshot?.protocol === "raft" ? [this.snapshotButton(n, crashed || paused)] : []),
+      ...this.diskButton(id, n),
     ];
+  }
+
+  /** Raft only: give the server a slow disk (every fsync takes SLOW_DISK_MS), or its normal one back. */
+  diskButton(id, n) {
+    if (!n.disk) return [];
+    const slow = n.disk.slow;
+    return [el("button", { type: "button", "data-testid": slow ? "action-normal-disk" : "action-slow-disk",
+      title: slow ? `every fsync back to ${n.disk.default_ms} ms` : `every fsync takes ${SLOW_DISK_MS} ms, as on a disk shared with a busy neighbour`,
+      text: slow ? "Normal disk" : "Slow disk",
+      onclick: () => this.ctx.command({ type: "disk", node: id, fsync_ms: slow ? n.disk.default_ms : SLOW_DISK_MS }) })];
   }
 
   /** Section 7 on demand: snapshot the state machine and compact the log up to last_applied. */

@@ -208,6 +208,25 @@ def test_a_leader_steps_down_on_a_request_vote_of_a_newer_term() -> None:
     assert kinds(out)[0] == "step_down"
 
 
+def test_a_candidate_that_sees_a_newer_term_keeps_its_election_timer() -> None:
+    """Fig. 2, Rules for All Servers 2 and Followers 2: it becomes a follower, but only
+    AppendEntries from the leader or a granted vote reset the timer, so a rival whose log is
+    behind cannot re-synchronize everyone's timeouts (section 9.3's split votes)."""
+    node = make_node([e(1), e(1)], term=1, peers=FIVE)
+    node.timeout_now(10.0)
+    started, deadline = timer(node)
+    out = node.step(RequestVote("n2", "n1", 3, 1, 1), 100.0)
+    assert out.messages == (RequestVoteReply("n1", "n2", 3, False),)
+    assert view(node) == {
+        "role": Role.FOLLOWER, "term": 3, "voted_for": None, "log": [(1, "t1"), (1, "t1")],
+        "commit_index": 0, "last_applied": 0, "leader_id": None,
+    }
+    assert timer(node) == (started, deadline) == (10.0, deadline)
+    # Its own timeout still fires when it was due, and it campaigns for the next term.
+    out = node.tick(deadline)
+    assert (node.role, node.current_term) == (Role.CANDIDATE, 4)
+
+
 # ----------------------------------------------------------------------- RequestVoteReply
 
 
@@ -989,3 +1008,25 @@ def test_unknown_message_types_are_refused() -> None:
     reply = ClientReply("n2", "n1", 0, 1, True)
     with pytest.raises(TypeError, match="n1 cannot handle ClientReply"):
         node.step(reply, 1.0)
+
+
+# ------------------------------------------------------------------ stable storage
+
+
+def test_a_leader_counts_its_own_entry_only_once_its_disk_has_it() -> None:
+    """Thesis 10.2.1: with a disk modelled, the leader's copy counts when persisted."""
+    node = make_node(peers=("n1",))
+    node.durable_index = 0  # the simulation models a disk
+    node.timeout_now(10.0)
+    assert node.role is Role.LEADER and node.log.last_index == 1  # its no-op
+    assert node.commit_index == 0  # the no-op is only in memory
+    out = node.persisted(1, 13.0)
+    assert node.commit_index == 1 and node.last_applied == 1
+    assert [ev.kind for ev in out.events] == ["commit"]
+    assert node.persisted(1, 14.0) == Output()  # nothing new on disk: nothing happens
+
+
+def test_without_a_disk_model_the_leaders_log_counts_at_once() -> None:
+    node = make_node(peers=("n1",))
+    node.timeout_now(10.0)
+    assert node.durable_index is None and node.commit_index == 1

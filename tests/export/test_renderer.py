@@ -103,6 +103,7 @@ def test_message_count_follows_the_snapshot_not_a_constant() -> None:
     h = History(ClusterConfig(size=3, seed=1))
     h.apply_json({"type": "manual", "on": True})
     h.apply_json({"type": "timeout", "node": "n1"})
+    h.run_for(h.cluster.config.fsync_ms)  # the RequestVotes leave once n1's vote is on disk
     snap = snapshot(h.cluster)
     root = parse(to_svg(build_scene(snap, 1280, 720)))
     votes = [g for g in groups(root, "message") if g.get("data-kind") == "RequestVote"]

@@ -281,7 +281,9 @@ steps:
 
 
 def test_messages_are_matched_by_what_was_delivered() -> None:
-    r = LessonRunner(build(MANUAL))
+    # Time stands still between hand deliveries: an instant disk lets each reply leave at once
+    # (with a real fsync it would wait for time to move; see tests/sim/test_storage.py).
+    r = LessonRunner(build(MANUAL, "setup: {size: 3, seed: 2, fsync_ms: 0}"))
     r.start()
     c = r.history.cluster
     (request,) = c.network.in_flight.values()

@@ -15,12 +15,13 @@ from dataclasses import replace
 import pytest
 
 from raftviz.core.log import RaftLog
-from raftviz.core.messages import Command, Event, LogEntry, Op
+from raftviz.core.messages import Command, Event, LogEntry, Op, RequestVoteReply
 from raftviz.core.paxos import PaxosNode
 from raftviz.core.paxos_messages import Ballot, Proposal
 from raftviz.core.raft import RaftNode, Role
 from raftviz.sim.checks.raft_invariants import INVARIANTS, SafetyMonitor
 from raftviz.sim.engine.cluster import Cluster, ClusterConfig, NodeHost
+from raftviz.sim.engine.storage import copy_state, node_signature
 from raftviz.sim.history import History, config_from_json, leader_exists, logs_converged
 from tests.sim.chaos import chaos
 from tests.sim.reference_checker import ReferenceChecker
@@ -54,7 +55,7 @@ def set_state(
     commit: int | None = None,
     voted_for: str | None = None,
 ) -> None:
-    """Edit a node, then let the monitor look at it, as the cluster does after a step."""
+    """Edit a node as if by a step whose disk write completed, then let the monitor look."""
     n = node(c, node_id)
     if term is not None:
         if term != n.current_term:
@@ -68,6 +69,12 @@ def set_state(
         n.commit_index = commit
     if voted_for is not None:
         n.voted_for = voted_for
+    disk = host(c, node_id).disk
+    assert disk is not None
+    disk.durable = copy_state(n)
+    disk.written = node_signature(n)
+    if n.voted_for is not None:  # the write is done, so the vote went out with its reply
+        c.monitor.note_sent(RequestVoteReply(node_id, n.voted_for, n.current_term, True))
     c.monitor.observe(c, [host(c, node_id)])
 
 

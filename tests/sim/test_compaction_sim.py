@@ -184,6 +184,7 @@ def test_the_monitors_see_through_a_snapshot_in_the_figure8_teaching_mode() -> N
 
     h = figure8_c(commit_old_terms=True)
     h.apply_json({"type": "snapshot", "node": "n1"})  # index 2 (term 2), "committed"
+    h.run_for(h.cluster.config.fsync_ms)  # the snapshot is on n1's disk before it crashes
     assert node(h.cluster, "n1").log.snapshot_index == 2
     figure8_d(h)
     assert h.run_until_condition(lambda c: c.leader == "n5", 1000)

@@ -1,14 +1,15 @@
 """Hypothesis stateful test: random faults and client operations never break Raft's safety.
 
 Random ticks, deliveries, drops, duplicates, partitions, one-way cuts, crashes, restarts,
-pauses, clock drift within the bound, forced timeouts and client operations in every read
-mode, on clusters of 1 to 7 nodes with PreVote, CheckQuorum and fast back-up switched at
-random. After every step every Figure 3 invariant and linearizability must hold; the same
-machine runs against Multi-Paxos and Basic Paxos with the Paxos invariants. Rewinding and
-running forward again must reproduce the run exactly, and once the faults stop the cluster must
-elect a leader and converge. A compacting machine adds log compaction with tiny thresholds and
-chunks, snapshots on demand and background writes. A third machine interleaves membership
-changes (single-server or joint consensus) and leadership transfers with all of those faults.
+pauses, slow disks (a crash then loses writes not yet fsynced), clock drift within the bound,
+forced timeouts and client operations in every read mode, on clusters of 1 to 7 nodes with
+PreVote, CheckQuorum and fast back-up switched at random. After every step every Figure 3
+invariant and linearizability must hold; the same machine runs against Multi-Paxos and Basic
+Paxos with the Paxos invariants. Rewinding and running forward again must reproduce the run
+exactly, and once the faults stop the cluster must elect a leader and converge. A compacting
+machine adds log compaction with tiny thresholds and chunks, snapshots on demand and
+background writes. A third machine interleaves membership changes (single-server or joint
+consensus) and leadership transfers with all of those faults.
 """
 
 from __future__ import annotations
@@ -120,6 +121,11 @@ class RaftUnderFaults(RuleBasedStateMachine):
     def drift(self, i: int, rate: float) -> None:
         self.command({"type": "clock", "node": self.node(i), "rate": rate})
 
+    @rule(i=NODE_INDEX, fsync_ms=st.sampled_from([0.0, 2.0, 40.0, 400.0]))
+    def disk(self, i: int, fsync_ms: float) -> None:
+        """A slow (or instant) disk: crashes now lose writes that were not fsynced."""
+        self.command({"type": "disk", "node": self.node(i), "fsync_ms": fsync_ms})
+
     @rule(assignment=st.lists(st.integers(min_value=0, max_value=2), min_size=9, max_size=9))
     def partition(self, assignment: list[int]) -> None:
         groups: list[list[str]] = [[], [], []]
@@ -203,6 +209,7 @@ class RaftUnderFaults(RuleBasedStateMachine):
             self.command({"type": "resume", "node": self.node(i)})
             self.command({"type": "restart", "node": self.node(i)})
             self.command({"type": "clock", "node": self.node(i), "rate": 1.0})
+        self.command({"type": "disk", "fsync_ms": 2.0})
         assert h.run_until_condition(lambda c: c.leader is not None, max_ms=20_000)
         self.retire_removed_servers()
         # A fresh write in the leader's term makes every earlier entry commit everywhere.

@@ -70,6 +70,9 @@ def check_timeout(page: Page) -> None:
     n4 = _node(page, "n4")
     assert n4["role"] in ("candidate", "pre-candidate")
     assert n4["term"] == 1 and n4["voted_for"] == "n4"
+    # The RequestVotes wait for n4's fsync of its term and vote, then fly.
+    assert n4["disk"]["writing"]["term"] == 1 and n4["disk"]["writing"]["held"] == 4
+    page.player(action="advance", ms=n4["disk"]["fsync_ms"])
     assert any(m["kind"] == "RequestVote" and m["from"] == "n4" for m in page.state["messages"])
 
 
@@ -185,6 +188,13 @@ def check_workload(page: Page) -> None:
     assert page.state["workload"] is None
 
 
+def check_disk(page: Page) -> None:
+    page.command(type="disk", node="n2", fsync_ms=400)
+    disk = _node(page, "n2")["disk"]
+    assert (disk["fsync_ms"], disk["slow"]) == (400, True)
+    assert _node(page, "n1")["disk"]["slow"] is False
+
+
 def _settled_leader(page: Page) -> str:
     """A leader that has committed an entry of its term (so it may change the membership)."""
     leader = _elect(page)
@@ -251,6 +261,8 @@ def check_heartbeat(page: Page) -> None:
     leader = _elect(page)
     page.command(type="manual", on=True)
     page.command(type="heartbeat", node=leader)
+    # A leader elected a moment ago may still be fsyncing its no-op: its AppendEntries wait.
+    page.player(action="advance", ms=10)
     sent = [m for m in page.state["messages"] if m["kind"] == "AppendEntries"]
     assert len(sent) >= 2
 
@@ -289,6 +301,7 @@ CHECKS: dict[str, Check] = {
     "drop": check_drop,
     "settings": check_settings,
     "workload": check_workload,
+    "disk": check_disk,
     "snapshot": check_snapshot,
     "add_server": check_add_server,
     "remove_server": check_remove_server,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from raftviz.core.log import RaftLog
-from raftviz.core.messages import Event, Immutable
+from raftviz.core.messages import Event, Immutable, Message, RequestVote, RequestVoteReply
 from raftviz.core.raft import PersistentState, RaftNode, Role
 from raftviz.sim.checks.pvector import PVector
 
@@ -109,6 +109,9 @@ class Monitor:
         """Check what a step touched: the nodes it ran and the events they reported."""
         raise NotImplementedError
 
+    def note_sent(self, msg: Message) -> None:
+        """A message left its node (after its disk write, when a disk is modelled)."""
+
     def report(
         self,
         cluster: Cluster,
@@ -164,6 +167,7 @@ class SafetyMonitor(Monitor):
         # Per node: how long a prefix of its log is known to equal the committed prefix.
         self.held: dict[str, int] = {}
         self.votes: dict[tuple[str, int], str] = {}  # (voter, term) -> candidate
+        self.sent_votes: set[tuple[str, int]] = set()  # (voter, term) whose vote left the node
         self.candidates: dict[int, set[str]] = {}  # term -> who stood for election in it
         self.prev_role: dict[str, Role] = {}
         self.prev_term: dict[str, int] = {}
@@ -180,6 +184,12 @@ class SafetyMonitor(Monitor):
                 # Volatile state is gone; term, vote and log stay on disk and are checked again
                 # when the node restarts.
                 self.prev_commit[host.id] = 0
+                # A crash may take back a term that was never fsynced (and so never told to
+                # anyone); the term on disk is the one that must never go back.
+                if isinstance(host.persistent, PersistentState):
+                    self.prev_term[host.id] = host.persistent.current_term
+                    self._forget_unsynced_votes(host.id)
+                    self._forget_unsynced_entries(host.id, host.persistent.log)
                 self.prev_role[host.id] = Role.FOLLOWER
                 continue
             assert isinstance(node, RaftNode)
@@ -200,6 +210,31 @@ class SafetyMonitor(Monitor):
             self._check_commit(cluster, node, start)
             self.prev_role[node.id] = node.role
             self.prev_term[node.id] = node.current_term
+
+    def note_sent(self, msg: Message) -> None:
+        """A granted vote (or a candidate's vote for itself) is binding once it was sent."""
+        if isinstance(msg, RequestVoteReply) and msg.vote_granted and not msg.pre_vote:
+            self.sent_votes.add((msg.src, msg.term))
+        elif isinstance(msg, RequestVote) and not msg.pre_vote:
+            self.sent_votes.add((msg.src, msg.term))
+
+    def _forget_unsynced_votes(self, node_id: str) -> None:
+        """A vote that was never sent (its reply waited for an fsync the crash cut short) is
+        taken back by the crash: the server may vote again in that term. A vote that was sent
+        binds for good, whatever the server's disk kept (sim/engine/storage.py)."""
+        for key in [k for k in self.votes if k[0] == node_id]:
+            if key not in self.sent_votes:
+                del self.votes[key]
+
+    def _forget_unsynced_entries(self, node_id: str, durable: RaftLog) -> None:
+        """A server stores an entry once its disk has it: a crash may take back committed
+        entries (or an installed snapshot) it had only in memory, whose acknowledgement waited
+        for the fsync; what the disk kept must survive, and is checked again on restart."""
+        held = self.held.get(node_id, 0)
+        if held and held > durable.snapshot_index:
+            lost = self._matching_prefix(durable, held)
+            if lost:
+                self.held[node_id] = lost - 1
 
     def note_candidate(self, node: str, term: int) -> None:
         """A RequestVote for ``term`` was sent on ``node``'s behalf (a script injected it)."""

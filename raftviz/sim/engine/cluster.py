@@ -15,7 +15,7 @@ import copy
 import math
 import random
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -30,6 +30,8 @@ from raftviz.core.messages import (
     Message,
     Op,
     ReadMode,
+    RequestVote,
+    RequestVoteReply,
 )
 from raftviz.core.paxos import PaxosNode, PaxosPersistent, PaxosSettings
 from raftviz.core.raft import Output, PersistentState, RaftNode, RaftSettings, Role
@@ -43,7 +45,15 @@ from raftviz.sim.config import MAX_NODES as MAX_NODES
 from raftviz.sim.engine.clients import Client, ClientSettings, OpRecord, Status
 from raftviz.sim.engine.errors import CommandError as CommandError
 from raftviz.sim.engine.network import Drop, Envelope, LinkParams, Network
-from raftviz.sim.engine.scheduler import ClientTimer, Deliver, NodeTimer, Scheduler, WorkloadTick
+from raftviz.sim.engine.scheduler import (
+    ClientTimer,
+    Deliver,
+    DiskDone,
+    NodeTimer,
+    Scheduler,
+    WorkloadTick,
+)
+from raftviz.sim.engine.storage import DEFAULT_FSYNC_MS, MAX_FSYNC_MS, Disk, describe_loss
 from raftviz.sim.record import NETWORK, MarkKind, Outcome, Recorder
 
 Node = RaftNode | PaxosNode
@@ -80,6 +90,7 @@ class ClusterConfig:
     clients: ClientSettings = field(default_factory=ClientSettings)
     initial: tuple[tuple[str, NodeInit], ...] = ()
     paxos: PaxosSettings = field(default_factory=PaxosSettings)
+    fsync_ms: float = DEFAULT_FSYNC_MS  # every Raft node's disk (see sim/engine/storage.py)
 
     @property
     def protocol_settings(self) -> Settings:
@@ -99,6 +110,8 @@ class ClusterConfig:
         config_schema.check(section, self.protocol_settings, f"config.{section}")
         config_schema.check("network", self.network, "config.network")
         config_schema.check("clients", self.clients, "config.clients")
+        if not 0 <= self.fsync_ms <= MAX_FSYNC_MS:
+            raise CommandError(f"fsync_ms must be 0..{MAX_FSYNC_MS:g} ms, got {self.fsync_ms}")
         ids = set(self.node_ids())
         for node, _init in self.initial:
             if node not in ids:
@@ -136,6 +149,9 @@ class NodeHost:
         self.inbox: list[Message] = []
         self.timer_generation = 0
         self.timer_at: float | None = None
+        self.disk: Disk | None = None  # Raft nodes only
+        self.fsync_ms = 0.0
+        self.disk_generation = 0
 
     @property
     def crashed(self) -> bool:
@@ -230,6 +246,7 @@ class Cluster:
         self.record: Recorder | None = None
         initial = dict(config.initial)
         for node_id, host in self.hosts.items():
+            host.fsync_ms = config.fsync_ms
             if config.protocol == "paxos":
                 host.persistent = PaxosPersistent()
             init = initial.get(node_id)
@@ -257,6 +274,8 @@ class Cluster:
                 self._on_client_timer(client, generation)
             case WorkloadTick(generation):
                 self._on_workload_tick(generation)
+            case DiskDone(node, generation):
+                self._on_disk_done(node, generation)
         return True
 
     def next_event_time(self) -> float | None:
@@ -291,17 +310,27 @@ class Cluster:
         elif isinstance(p, PersistentState) and isinstance(s, RaftSettings):
             # The initial voters: a server added later learns the rest from the leader's log.
             host.node = RaftNode(host.id, self.config.node_ids(), s, rng, local, p)
+            host.disk = Disk(host.fsync_ms, p)
+            host.node.durable_index = p.log.last_index
         else:  # pragma: no cover - the constructor keeps them in step
             raise TypeError(f"{host.id}: persistent state does not match the protocol")
         host.timer_at = None
         self._reschedule_timer(host)
 
     def _run(self, host: NodeHost, out: Output) -> None:
-        """Send what a node produced, record its events, re-arm its timer, check invariants."""
-        for msg in out.messages:
-            self._send(msg)
+        """Record a node's events, send its messages once its disk allows, re-arm its timer,
+        check invariants."""
         if out.events:
             self._narrate_all(out.events)
+        messages: Sequence[Message] = out.messages
+        disk, node = host.disk, host.node
+        started = False
+        if disk is not None and isinstance(node, RaftNode):
+            idle = not disk.busy
+            messages = disk.submit(node, out.messages, self.now)
+            started = idle and disk.busy
+        for msg in messages:
+            self._send(msg)
         self._reschedule_timer(host)
         self.monitor.observe(self, [host], out.events)
         if self.config_check is not None and out.events:
@@ -312,6 +341,57 @@ class Cluster:
         if out.events and any(e.kind in ("leader", "step_down", "term", "election")
                               for e in out.events):
             self.update_leader()
+        if started:
+            self._schedule_disk(host)
+
+    # ---------------------------------------------------------------- storage
+
+    def _schedule_disk(self, host: NodeHost) -> None:
+        """Arm the completion of the write that just started (at once for a 0 ms fsync)."""
+        assert host.disk is not None and host.disk.writing is not None
+        if host.disk.fsync_ms == 0:
+            self._complete_write(host)
+        else:
+            self.scheduler.schedule(
+                host.disk.writing.done_at, DiskDone(host.id, host.disk_generation)
+            )
+
+    def _on_disk_done(self, node_id: str, generation: int) -> None:
+        host = self.hosts[node_id]
+        if generation != host.disk_generation or host.node is None or host.paused:
+            return  # crashed since (the write is lost) or paused (finished on resume)
+        self._complete_write(host)
+
+    def _complete_write(self, host: NodeHost) -> None:
+        """The fsync is done: release the messages that waited for it, start the queued write."""
+        disk, node = host.disk, host.node
+        assert disk is not None and isinstance(node, RaftNode)
+        done = disk.complete()
+        for msg in done.messages:
+            self._send(msg)
+        if disk.queued is not None:
+            disk.start(node, self.now)
+            self._schedule_disk(host)
+        out = node.persisted(done.state.log.last_index, host.local(self.now))
+        if out.messages or out.events:  # usually a follower, for which nothing follows
+            self._run(host, out)
+
+    def set_disk(self, node: str | None, fsync_ms: float) -> None:
+        """Set one node's fsync latency (a slow disk), or every node's when ``node`` is None."""
+        hosts = [self.require_node(node)] if node is not None else list(self.hosts.values())
+        if not 0 <= fsync_ms <= MAX_FSYNC_MS:
+            raise CommandError(f"fsync_ms must be 0..{MAX_FSYNC_MS:g} ms, got {fsync_ms:g}")
+        if self.config.protocol != "raft":
+            raise CommandError("the disk model is for Raft clusters")
+        for host in hosts:
+            host.fsync_ms = fsync_ms
+            if host.disk is not None:
+                host.disk.fsync_ms = fsync_ms  # from the next write on
+        who = node if node is not None else "every node"
+        slow = " (a slow disk)" if fsync_ms > self.config.fsync_ms else ""
+        self._narrate(
+            node or "cluster", "fault", f"{who}: an fsync now takes {fsync_ms:g} ms{slow}"
+        )
 
     def _reschedule_timer(self, host: NodeHost) -> None:
         node = host.node
@@ -341,6 +421,8 @@ class Cluster:
         self._run(host, node.tick(local))
 
     def _send(self, msg: Message) -> None:
+        if isinstance(msg, (RequestVote, RequestVoteReply)):
+            self.monitor.note_sent(msg)
         for env in self.network.send(msg, self.now):
             if self.record is not None:
                 self.record.sent(env.id, msg, self.now, env.duplicate)
@@ -622,7 +704,15 @@ class Cluster:
         if host.node is None:
             raise CommandError(f"{node} is already down")
         self._mark(node, MarkKind.CRASH)
-        host.persistent = host.node.persistent_state()
+        lost, held = "", 0
+        if host.disk is not None and isinstance(host.node, RaftNode):
+            lost = describe_loss(host.node, host.disk.durable)
+            held = host.disk.held()
+            host.persistent = host.disk.restart_state()
+            host.disk = None
+            host.disk_generation += 1
+        else:
+            host.persistent = host.node.persistent_state()
         host.node = None
         host.inbox.clear()
         host.rebase(self.now)  # a frozen clock restarts with the machine
@@ -630,7 +720,14 @@ class Cluster:
         host.freeze_clock = False
         host.timer_generation += 1
         host.timer_at = None
-        self._narrate(node, "fault", f"{node} crashed (term, vote and log are kept on disk)")
+        text = f"{node} crashed (term, vote and log are kept on disk)"
+        if lost:
+            unsent = (
+                f"; {held} held message{' was' if held == 1 else 's were'} never sent"
+                if held else ""
+            )
+            text = f"{node} crashed before its disk had {lost}: that is lost{unsent}"
+        self._narrate(node, "fault", text)
         self._after_fault([host])
 
     def restart(self, node: str) -> None:
@@ -687,6 +784,9 @@ class Cluster:
         self._narrate(
             node, "fault", f"{node} resumed with {len(host.inbox)} messages waiting"
         )
+        disk = host.disk
+        if disk is not None and disk.writing is not None and disk.writing.done_at <= self.now:
+            self._complete_write(host)  # the fsync finished while the process was frozen
         inbox, host.inbox = host.inbox, []
         for msg in inbox:
             if host.node is None:
@@ -760,6 +860,7 @@ class Cluster:
         """Start a new server with an empty log (the operator's part of adding a server)."""
         host = NodeHost(node)
         host.clock_base_real = host.clock_base_local = self.now
+        host.fsync_ms = self.config.fsync_ms
         self.hosts[node] = host
         self.node_ids = (*self.node_ids, node)
         self._boot(host)

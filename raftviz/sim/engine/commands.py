@@ -197,6 +197,15 @@ class Workload(SimCommand):
 
 
 @dataclass(frozen=True, slots=True)
+class SetDisk(SimCommand):
+    """A node's fsync time (a slow disk), or every node's without ``node``."""
+
+    type: ClassVar[str] = "disk"
+    fsync_ms: float
+    node: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AddServer(SimCommand):
     """Thesis 4.1/4.2.1: a new server (or a removed one, by name) joins via the leader."""
 
@@ -270,7 +279,7 @@ COMMANDS: dict[str, type[SimCommand]] = {
     for cls in (
         Crash, Restart, Pause, Resume, TimeoutNow, SetClockRate, ClientOp, FencedWrite,
         PauseClient, ResumeClient, Partition, Heal, CutLink, RestoreLink, SetNetwork,
-        ManualDelivery, DeliverMessage, DropMessage, ChangeSettings, Workload,
+        ManualDelivery, DeliverMessage, DropMessage, ChangeSettings, Workload, SetDisk,
         AddServer, RemoveServer, TransferLeadership,
         Propose, Inject, Heartbeat, DropKind, Jitter, SnapshotNow,
     )
@@ -472,6 +481,7 @@ _HANDLERS: dict[type[SimCommand], Callable[[Cluster, Any], None]] = {
     DropMessage: lambda c, m: c.drop(m.id),
     ChangeSettings: lambda c, m: c.set_settings(m.changes),
     Workload: _workload,
+    SetDisk: lambda c, m: c.set_disk(m.node, m.fsync_ms),
     AddServer: lambda c, m: membership.add_server(c, m.node),
     RemoveServer: lambda c, m: membership.remove_server(c, m.node),
     TransferLeadership: lambda c, m: membership.transfer_leadership(c, m.node),

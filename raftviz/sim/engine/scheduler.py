@@ -50,7 +50,15 @@ class WorkloadTick(Immutable):
     generation: int
 
 
-Event = Deliver | NodeTimer | ClientTimer | WorkloadTick
+@dataclass(frozen=True, slots=True)
+class DiskDone(Immutable):
+    """A node's fsync in progress completes; stale once the node crashed since."""
+
+    node: str
+    generation: int
+
+
+Event = Deliver | NodeTimer | ClientTimer | WorkloadTick | DiskDone
 
 
 class Scheduler:

@@ -17,19 +17,41 @@ The paper's setup, and how each part is made true here:
   round arrives (its arrival times differ only by network latency).
 * The heartbeat interval is half the minimum election timeout, and the leader crashes at a
   uniformly random moment within the interval after it sent that heartbeat round.
-* Broadcast time about 15 ms: every one-way message takes uniformly 5 to 10 ms (7.5 ms on
-  average, so a request and its reply take about 15 ms).
+* Stable storage (``--disk``): a server writes its term, vote and new entries to disk before it
+  sends anything that depends on them (Raft Fig. 2; see ``sim/engine/storage.py``). A candidate
+  fsyncs its new term and its vote for itself before its RequestVotes leave, and a voter fsyncs
+  the vote before it replies, so an election round costs two fsyncs plus two one-way trips.
+* A LAN (``--latency``): messages take 0.1 to 0.2 ms one way, so the broadcast time of an RPC
+  that needs a disk write is about 3.3 ms (fsync plus a round trip) and that of a heartbeat,
+  which needs none, about 0.3 ms.
+
+The paper does not give its disk's fsync time; section 5.6 says the broadcast time "may range
+from 0.5ms to 20ms, depending on storage technology". The ``paper`` preset uses 3 ms, a
+server SSD's fsync. How the results move with it (bench/README.md has the table): with a
+faster disk, split votes in 150-155 ms resolve sooner than the paper measured; with a slower
+one, they last longer, because a candidate's RequestVote reaches the others only after its
+fsync, and every follower whose timer fires in that window becomes a rival candidate.
+
+The ``interactive`` preset is what the lab's page starts with (10-20 ms one way, a 2 ms fsync):
+slow enough to watch, and far from a LAN, which is why its elections take much longer.
 
 The downtime of a trial runs from the crash until a server wins an election: the moment it
 has the votes of a majority and the cluster narrates "... won the election", which is when
 ``Cluster.leader`` names it (n1 being down, any leader is a new one). A trial still without a
 leader after ``NO_LEADER_LIMIT_MS`` of simulated time is reported as such.
 
-With these latencies, 150-150 ms never elects a leader: the followers' timers expire at most
-5 ms apart (the spread of the heartbeat's arrival), a RequestVote takes at least 5 ms, so every
-server has become a candidate and voted for itself before any request reaches it, and with no
-randomness the same happens in every later term. The paper reports the same for no
-randomness: "leader election consistently took longer than 10 seconds".
+With the paper's setup, 150-150 ms never elects a leader: the followers' timers expire at most
+0.1 ms apart (the spread of the heartbeat's arrival), a RequestVote arrives at least 3.1 ms
+after its candidate's timer fired, so every server has become a candidate and voted for itself
+before any request reaches it, and with no randomness the same happens in every later term.
+The paper reports the same for no randomness: "leader election consistently took longer than
+10 seconds".
+
+One rule of Figure 2 matters a great deal here: a server's election timer is reset only when it
+hears from the current leader, grants a vote, or starts an election. A candidate that sees a
+newer term in a rival's RequestVote becomes a follower but keeps its timer. (Resetting it there,
+as the core once did, re-synchronizes every server whenever an ineligible candidate (n2 or n3)
+asks for votes, and 150-155 ms then needs about half as long again as the paper measured.)
 
 Every trial has its own seed, derived from the experiment's seed, the range and the trial's
 number, so results do not depend on how the trials are spread over worker processes.
@@ -51,10 +73,13 @@ from raftviz.core.messages import Command, LogEntry, Op
 from raftviz.core.raft import RaftNode, RaftSettings
 from raftviz.sim.engine.cluster import Cluster, ClusterConfig, NodeInit
 from raftviz.sim.engine.network import LinkParams
+from raftviz.sim.engine.storage import DEFAULT_FSYNC_MS
 
-CSV_HEADER = ("range_ms", "trial", "downtime_ms")
+PAPER_LATENCY = (0.1, 0.2)
+PAPER_FSYNC_MS = 3.0
+
+CSV_HEADER = ("range_ms", "trial", "downtime_ms", "setup", "latency_ms", "fsync_ms")
 NO_LEADER_LIMIT_MS = 10_000.0
-LATENCY = LinkParams(latency_min=5.0, latency_max=10.0)
 # Log lengths at the start (all entries of term 1); see the module docstring.
 LOG_LENGTHS = {"n1": 2, "n2": 2, "n3": 2, "n4": 3, "n5": 4}
 FIRST_LEADER = "n1"
@@ -125,6 +150,72 @@ BOTTOM_RANGES = parse_ranges("12-24,25-50,50-100,100-200")
 DEFAULT_RANGES = TOP_RANGES + BOTTOM_RANGES
 
 
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """The network and disk a trial runs on: one-way latency range and fsync time in ms."""
+
+    name: str
+    latency_min: float
+    latency_max: float
+    fsync_ms: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.latency_min <= self.latency_max <= 1000:
+            raise ValueError(
+                f"latency {self.latency_min:g}-{self.latency_max:g} ms must satisfy "
+                f"0 <= min <= max <= 1000"
+            )
+        if not 0 <= self.fsync_ms <= 1000:
+            raise ValueError(f"disk fsync time {self.fsync_ms:g} ms must be within 0..1000")
+
+    @property
+    def latency(self) -> str:
+        return f"{self.latency_min:g}-{self.latency_max:g}"
+
+    @property
+    def network(self) -> LinkParams:
+        return LinkParams(latency_min=self.latency_min, latency_max=self.latency_max)
+
+    def describe(self) -> str:
+        return (f"{self.name} setup: one-way latency {self.latency} ms, "
+                f"fsync {self.fsync_ms:g} ms before every reply")
+
+    def with_changes(self, latency: tuple[float, float] | None, fsync_ms: float | None) -> Setup:
+        """This setup with a different latency and/or disk; renamed "custom" when changed."""
+        lat = latency if latency is not None else (self.latency_min, self.latency_max)
+        disk = fsync_ms if fsync_ms is not None else self.fsync_ms
+        if (lat, disk) == ((self.latency_min, self.latency_max), self.fsync_ms):
+            return self
+        return Setup(f"{self.name}+custom", lat[0], lat[1], disk)
+
+
+def parse_latency(text: str) -> tuple[float, float]:
+    """``"0.1-0.2"`` (or ``"5"`` for a fixed latency), one way, in ms."""
+    parts = text.strip().split("-")
+    try:
+        if len(parts) not in (1, 2):
+            raise ValueError
+        low, high = float(parts[0]), float(parts[-1])
+    except ValueError:
+        raise ValueError(
+            f"bad latency {text.strip()!r}; write it as MIN-MAX in milliseconds, e.g. 0.1-0.2"
+        ) from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high <= 1000):
+        raise ValueError(f"latency {text.strip()!r} must satisfy 0 <= MIN <= MAX <= 1000 ms")
+    return low, high
+
+
+# See the module docstring: the paper's LAN, where the disk write before each reply dominates
+# the broadcast time, and the lab's own defaults, slow enough to watch.
+PRESETS = {
+    "paper": Setup("paper", PAPER_LATENCY[0], PAPER_LATENCY[1], PAPER_FSYNC_MS),
+    "interactive": Setup(
+        "interactive", LinkParams().latency_min, LinkParams().latency_max, DEFAULT_FSYNC_MS
+    ),
+}
+PAPER = PRESETS["paper"]
+
+
 def trial_seed(seed: int, timeouts: TimeoutRange, trial: int) -> int:
     """The seed of one trial; stable across processes and Python versions."""
     text = f"election-timing:{seed}:{timeouts.label}:{trial}".encode()
@@ -143,16 +234,17 @@ def _initial_state() -> tuple[tuple[str, NodeInit], ...]:
 _INITIAL = _initial_state()
 
 
-def run_trial(timeouts: TimeoutRange, seed: int) -> float | None:
+def run_trial(timeouts: TimeoutRange, seed: int, setup: Setup = PAPER) -> float | None:
     """One trial: the downtime in ms after the leader crashed, or None if no leader came."""
     hb = timeouts.heartbeat_interval
-    setup = RaftSettings(
+    settings = RaftSettings(
         election_timeout_min=SETUP_TIMEOUT_MS,
         election_timeout_max=SETUP_TIMEOUT_MS,
         heartbeat_interval=hb,
         noop_on_election=False,
     )
-    cluster = Cluster(ClusterConfig(5, seed, settings=setup, network=LATENCY, initial=_INITIAL))
+    cluster = Cluster(ClusterConfig(5, seed, settings=settings, network=setup.network,
+                                    initial=_INITIAL, fsync_ms=setup.fsync_ms))
     cluster.timeout_now(FIRST_LEADER)
     while cluster.leader != FIRST_LEADER:
         if not cluster.step() or cluster.now > SETUP_TIMEOUT_MS / 2:
@@ -181,11 +273,14 @@ def run_trial(timeouts: TimeoutRange, seed: int) -> float | None:
     return cluster.now - crash_at
 
 
-def _run_chunk(task: tuple[TimeoutRange, int, int, int]) -> tuple[str, int, list[float | None]]:
+Task = tuple[TimeoutRange, int, int, int, Setup]
+
+
+def _run_chunk(task: Task) -> tuple[str, int, list[float | None]]:
     """Trials ``first..first+count-1`` of one range (runs in a worker process)."""
-    timeouts, seed, first, count = task
+    timeouts, seed, first, count, setup = task
     downtimes = [
-        run_trial(timeouts, trial_seed(seed, timeouts, trial))
+        run_trial(timeouts, trial_seed(seed, timeouts, trial), setup)
         for trial in range(first, first + count)
     ]
     return timeouts.label, first, downtimes
@@ -200,6 +295,7 @@ class RangeSummary:
     trials: int
     no_leader: int
     min: float | None
+    mean: float | None  # None when some trial had no leader
     median: float | None
     p90: float | None
     p99: float | None
@@ -214,6 +310,7 @@ class ElectionTimingResult:
     ranges: tuple[TimeoutRange, ...]
     downtimes: dict[str, list[float | None]]
     wall_seconds: float
+    setup: Setup = PAPER
 
     def summary(self, timeouts: TimeoutRange) -> RangeSummary:
         values = self.downtimes[timeouts.label]
@@ -231,6 +328,7 @@ class ElectionTimingResult:
             trials=len(values),
             no_leader=sum(1 for v in values if v is None),
             min=rank(0.0),
+            mean=None if not ordered or math.isinf(ordered[-1]) else sum(ordered) / len(ordered),
             median=rank(0.5),
             p90=rank(0.9),
             p99=rank(0.99),
@@ -250,6 +348,7 @@ def election_timing(
     seed: int = 1,
     workers: int = 1,
     progress: Callable[[str], None] | None = None,
+    setup: Setup = PAPER,
 ) -> ElectionTimingResult:
     """Run ``trials`` trials per range, on ``workers`` processes (1: in this process)."""
     if not 1 <= trials <= MAX_TRIALS:
@@ -259,7 +358,7 @@ def election_timing(
     ranges = tuple(ranges)
     started = time.perf_counter()
     tasks = [
-        (timeouts, seed, first, min(CHUNK, trials - first))
+        (timeouts, seed, first, min(CHUNK, trials - first), setup)
         for timeouts in ranges
         for first in range(0, trials, CHUNK)
     ]
@@ -286,7 +385,7 @@ def election_timing(
         label: [v for first in sorted(parts) for v in parts[first]]
         for label, parts in chunks.items()
     }
-    return ElectionTimingResult(seed, ranges, downtimes, time.perf_counter() - started)
+    return ElectionTimingResult(seed, ranges, downtimes, time.perf_counter() - started, setup)
 
 
 # ------------------------------------------------------------------ reporting
@@ -298,13 +397,13 @@ def _ms(value: float | None) -> str:
 
 def format_table(result: ElectionTimingResult) -> str:
     """One line per range: trials, trials without a leader, and downtime statistics in ms."""
-    head = ("range ms", "trials", "no leader", "min", "median", "p90", "p99", "max")
+    head = ("range ms", "trials", "no leader", "min", "mean", "median", "p90", "p99", "max")
     lines = [head]
     for timeouts in result.ranges:
         s = result.summary(timeouts)
         lines.append((
             s.label, str(s.trials), str(s.no_leader),
-            _ms(s.min), _ms(s.median), _ms(s.p90), _ms(s.p99), _ms(s.max),
+            _ms(s.min), _ms(s.mean), _ms(s.median), _ms(s.p90), _ms(s.p99), _ms(s.max),
         ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     text = [
@@ -317,13 +416,21 @@ def format_table(result: ElectionTimingResult) -> str:
 
 
 def write_csv(result: ElectionTimingResult, path: Path) -> None:
-    """One row per trial; ``downtime_ms`` is empty for a trial without a leader."""
+    """One row per trial; ``downtime_ms`` is empty for a trial without a leader.
+
+    Every row also names the setup that produced it (preset, one-way latency, fsync time), so
+    a file read on its own, or rows of several runs put together, still say where they came from.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(CSV_HEADER)
+        setup = result.setup
         for label, trial, value in result.rows():
-            writer.writerow((label, trial, "" if value is None else f"{value:.3f}"))
+            writer.writerow((
+                label, trial, "" if value is None else f"{value:.3f}",
+                setup.name, setup.latency, f"{setup.fsync_ms:g}",
+            ))
 
 
 def plot_cdf(result: ElectionTimingResult, path: Path) -> None:
@@ -336,6 +443,7 @@ def plot_cdf(result: ElectionTimingResult, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     top = [r for r in result.ranges if r.low == 150]
     bottom = [r for r in result.ranges if r.low != 150]
@@ -364,6 +472,10 @@ def plot_cdf(result: ElectionTimingResult, path: Path) -> None:
                 ys.append(ys[-1])
             ax.step(xs, ys, style, where="post", label=label)
         ax.set_xscale("log")
+        # Plain numbers at 1-2-5 steps: easier to read off than 10^n with crowded minor labels.
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         if longest > 0:
             ax.set_xlim(shortest / 1.2, min(longest * 1.2, NO_LEADER_LIMIT_MS))
         ax.set_ylim(0, 100)
@@ -374,10 +486,14 @@ def plot_cdf(result: ElectionTimingResult, path: Path) -> None:
     axes[-1, 0].set_xlabel("time without leader (ms)")
     fig.suptitle(
         "Time to elect a new leader after the leader crashes "
-        f"({len(next(iter(result.downtimes.values())))} trials per range, seed {result.seed})",
+        f"({len(next(iter(result.downtimes.values())))} trials per range, seed {result.seed})\n"
+        f"{result.setup.describe()}",
         fontsize="medium",
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=120)
+    fig.savefig(path, format="png", dpi=120, metadata={
+        "Title": "raftviz election-timing (Raft paper, Figure 16)",
+        "Description": f"{result.setup.describe()}; seed {result.seed}",
+    })
     plt.close(fig)

@@ -235,10 +235,17 @@ class ClusterView {
       }
       text(parts.term, `${detail} `);
       text(parts.inbox, state === "paused" && n.inbox ? `${n.inbox} waiting` : "");
+      // The disk: a badge while a write waits for its fsync (toggled, not re-laid out, as it
+      // flickers under load), and a word for a slow disk, which is what a student must see.
+      const disk = n.disk;
+      g.classList.toggle("disk-writing", !!disk?.writing);
+      g.classList.toggle("disk-slow", !!disk?.slow);
+      const diskWords = disk?.slow ? (disk.writing ? `SLOW DISK · ${disk.writing.held} held` : "SLOW DISK") : "";
+      text(parts.diskLabel, diskWords ? `${diskWords} ` : "");
       parts.track.style.display = state === "crashed" || role === "leader" ? "none" : "";
       // The accessible name starts with the words drawn on the node, in order (WCAG 2.5.3,
       // label in name); the drawn texts end in a space so that their joined text reads as words.
-      const shown = [n.id, roleWord, detail, state === "paused" && n.inbox ? `${n.inbox} waiting` : ""];
+      const shown = [n.id, roleWord, detail, state === "paused" && n.inbox ? `${n.inbox} waiting` : "", diskWords];
       attr(g, "aria-label", `${shown.filter(Boolean).join(" ")}${px && fullWord !== roleWord ? ` (${fullWord})` : ""}. Click for actions, drag to partition.`);
       this.renderPips(g, n, snap);
     });
@@ -280,10 +287,12 @@ class ClusterView {
       (p.id = svg("text", { class: "node-id", text: `${id} ` })),
       (p.crown = svg("path", { class: "crown" })),
       (p.pause = svg("g", { class: "pause-badge" }, svg("circle", { r: 9 }), svg("rect", { x: -4, y: -5, width: 3, height: 10 }), svg("rect", { x: 1, y: -5, width: 3, height: 10 }))),
+      (p.disk = svg("g", { class: "disk-badge", "data-testid": `disk-badge-${id}` }, svg("title", { text: "writing to disk: its messages wait for the fsync" }), svg("rect", { x: -8, y: -7, width: 16, height: 14, rx: 3 }), svg("path", { d: "M-4,-7v5h8v-5M-4,7v-4h8v4" }))),
       (p.pips = svg("g", { class: "pips" })),
       (p.role = svg("text", { class: "role-label" })),
       (p.term = svg("text", { class: "term-label" })),
       (p.inbox = svg("text", { class: "inbox-label" })),
+      (p.diskLabel = svg("text", { class: "disk-label", "data-testid": `disk-label-${id}` })),
     );
     g.parts = p;
     g.addEventListener("pointerdown", (e) => this.onPointerDown(e, id));
@@ -325,6 +334,8 @@ class ClusterView {
     attr(p.role, "y", (R + 6 + fs * 1.05).toFixed(1));
     attr(p.term, "y", (R + 6 + fs * 2.15).toFixed(1));
     attr(p.inbox, "y", -R - 12);
+    attr(p.disk, "transform", `translate(${-R * 0.78},${-R * 0.78}) scale(${Math.max(R / 34, 1).toFixed(2)})`);
+    attr(p.diskLabel, "y", (R + 6 + fs * 3.25).toFixed(1));
   }
 
   rebuildLinks() {

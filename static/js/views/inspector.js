@@ -28,6 +28,7 @@ function nodeRows(n) {
     rows.push(["votes refused", (n.votes_refused || []).join(", ") || "none"]);
   }
   if (n.state === "paused") rows.push(["messages waiting", n.inbox ?? 0]);
+  if (n.disk) rows.push(...diskRows(n.disk));
   rows.push(...membership.rows(n));
   const ls = n.leader_state;
   if (ls) {
@@ -39,6 +40,17 @@ function nodeRows(n) {
     }
   }
   return rows;
+}
+
+function diskRows(d) {
+  const w = d.writing;
+  const vote = (v) => v ?? "nobody";
+  const entries = (k) => `${k} entr${k === 1 ? "y" : "ies"}`;
+  return [
+    ["disk", `fsync ${ms(d.fsync_ms)}${d.slow ? " (SLOW DISK)" : ""}`, "insp-disk"],
+    ["pending write", w ? `term ${w.term}, vote ${vote(w.voted_for)}, ${entries(w.log_length)}: done in ${ms(w.remaining)}, ${w.held} message${w.held === 1 ? "" : "s"} held${d.queued != null ? `; ${d.queued} more wait for the next write` : ""}` : "none", "insp-pending-write"],
+    ["on disk", `term ${d.durable.term}, vote ${vote(d.durable.voted_for)}, ${entries(d.durable.log_length)}`],
+  ];
 }
 
 function messageRows(snap, m) {
@@ -104,7 +116,7 @@ class Inspector {
         text(this.title, n.id);
         rows = paxos.isPaxos(snap) ? paxos.inspectorRows(n, snap, ms) : nodeRows(n);
         if (paxos.isPaxos(snap)) text(this.chip, n.state === "crashed" ? "crashed" : paxos.roleWord(n, snap).replace(/ \(.*\)$/, "").toLowerCase());
-        actionsKey = `node:${n.id}:${n.state}:${n.membership}:${n.id === snap.leader}:${!!snap.leader}`;
+        actionsKey = `node:${n.id}:${n.state}:${n.membership}:${n.id === snap.leader}:${!!snap.leader}:${n.disk?.slow ?? ""}`;
         buildActions = () => this.ctx.nodeActions(n.id);
         const ls = n.leader_state;
         if (ls?.next_index) {
