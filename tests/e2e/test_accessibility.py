@@ -99,6 +99,12 @@ def test_lab_states_have_no_serious_violations(
     audit(page, "lab, keyboard help")
     page.keyboard.press("Escape")
 
+    for view in ("spacetime", "ophistory"):  # the views of the whole run (issue 10)
+        page.get_by_test_id(f"view-{view}").click()
+        expect(page.get_by_test_id(f"view-{view}")).to_have_attribute("aria-selected", "true")
+        audit(page, f"lab, {view} view")
+    page.get_by_test_id("view-cluster").click()
+
     page.get_by_test_id("protocol-multi").check(force=True)
     expect(page.locator("body")).to_have_attribute("data-protocol", "multi")
     audit(page, "lab, Multi-Paxos view")
