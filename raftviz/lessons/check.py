@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from raftviz.lessons.model import Lesson, LessonError, load_lesson_file, load_lessons
-from raftviz.lessons.runner import LessonRunner
+from raftviz.lessons.runner import LessonRunner, LessonUsageError
 from raftviz.sim.engine.cluster import CommandError
 
 LESSONS_FOLDER = Path(__file__).resolve().parent.parent.parent / "lessons"
@@ -43,7 +43,11 @@ def play_through(lesson: Lesson) -> list[str]:
                     f"{where} tasks[{task.id}]: the solution does not satisfy the matcher"
                 )
         for question in step.questions:
-            result = runner.answer(question.id, question.answer)
+            try:
+                result = runner.answer(question.id, question.answer)
+            except LessonUsageError as exc:  # e.g. a question asked before its tasks are done
+                problems.append(f"{where} questions[{question.id}]: {exc}")
+                continue
             problems += [f"{where} {f}" for f in result["failures"]]
             if not result["correct"]:
                 problems.append(

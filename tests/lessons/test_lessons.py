@@ -139,3 +139,17 @@ def test_lessons_check_run_plays_a_file(tmp_path: Path) -> None:
 
 def test_lessons_check_bad_arguments_exit_2() -> None:
     assert lessons_check_main(["--no-such-flag"], out=io.StringIO()) == 2
+
+
+def test_lessons_check_run_reports_a_solution_that_misses_its_task(tmp_path: Path) -> None:
+    """A task left undone makes the step's prediction unaskable: reported, not a traceback."""
+    bad = tmp_path / "02-split-brain.yaml"
+    text = (LESSONS_FOLDER / "02-split-brain.yaml").read_text(encoding="utf-8")
+    bad.write_text(text.replace("solution: {type: partition, groups: [[n1], [n2, n3]]}",
+                                "solution: {type: partition, groups: [[n2], [n1, n3]]}", 1),
+                   encoding="utf-8")
+    out = io.StringIO()
+    assert lessons_check_main(["--run", str(bad)], out=out) == 1
+    report = out.getvalue()
+    assert "tasks[isolate-n1]: the solution does not satisfy the matcher" in report
+    assert "questions[how-many-leaders]: do this step's tasks before predicting" in report
