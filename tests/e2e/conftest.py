@@ -156,6 +156,28 @@ class Lab:
         expect(leaders).to_have_count(1, timeout=timeout * 1000)
         return str(leaders.get_attribute("data-node"))
 
+    def new_leader(
+        self,
+        old: str,
+        above_term: int = -1,
+        what: str = "a new leader",
+        each_poll: Callable[[], Any] | None = None,
+    ) -> str:
+        """Wait for a server other than ``old`` drawn as leader in a term above ``above_term``
+        (``each_poll`` runs before each look, e.g. to advance the run)."""
+        leaders = self.page.locator('[data-testid^="node-n"][data-role="leader"]')
+
+        def found() -> str | None:
+            if each_poll is not None:
+                each_poll()
+            for i in range(leaders.count()):
+                node = str(leaders.nth(i).get_attribute("data-node"))
+                if node != old and self.term(node) > above_term:
+                    return node
+            return None
+
+        return str(self.wait_until(found, what=what))
+
     def node(self, node_id: str) -> Any:
         return self.page.get_by_test_id(f"node-{node_id}")
 

@@ -28,22 +28,13 @@ SVG_G = "{http://www.w3.org/2000/svg}g"
 
 def crashed_leader_run(lab: Any) -> tuple[str, str]:
     """Elect a leader, cut one follower off, crash the leader, wait for the next; pause."""
-    page = lab.page
     lab.fast()
     lab.play()
     old = lab.leader()
     lab.open_menu(old).get_by_test_id("action-crash").click()
     expect(lab.node(old)).to_have_attribute("data-state", "crashed")
 
-    def new_leader() -> str | None:
-        leaders = page.locator('[data-testid^="node-n"][data-role="leader"]')
-        for i in range(leaders.count()):
-            node = str(leaders.nth(i).get_attribute("data-node"))
-            if node != old:
-                return node
-        return None
-
-    new = lab.wait_until(new_leader, what="a new leader")
+    new = lab.new_leader(old)
     lab.pause()
     return old, new
 

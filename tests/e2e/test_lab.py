@@ -49,15 +49,7 @@ def test_crashing_the_leader_elects_a_new_one_in_a_higher_term(
     expect(lab.node(old)).to_have_attribute("data-state", "crashed")
     expect(lab.node(old).locator(".role-label")).to_have_text("CRASHED")
 
-    def new_leader() -> str | None:
-        leaders = page.locator('[data-testid^="node-n"][data-role="leader"]')
-        for i in range(leaders.count()):
-            node = str(leaders.nth(i).get_attribute("data-node"))
-            if node != old and lab.term(node) > old_term:
-                return node
-        return None
-
-    new = lab.wait_until(new_leader, what="a new leader in a higher term")
+    new = lab.new_leader(old, above_term=old_term, what="a new leader in a higher term")
     assert lab.term(new) > old_term
     expect(page.get_by_test_id("leader-id")).to_have_text(new)
     save_screenshot(page)

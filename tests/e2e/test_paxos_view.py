@@ -80,15 +80,7 @@ def test_multi_paxos_leader_chosen_write_and_new_leader_with_higher_ballot(
     expect(lab.node(leader)).to_have_attribute("data-state", "crashed")
     expect(lab.node(leader).locator(".role-label")).to_have_text("CRASHED")
 
-    def new_leader() -> str | None:
-        leaders = page.locator('[data-testid^="node-n"][data-role="leader"]')
-        for i in range(leaders.count()):
-            node = str(leaders.nth(i).get_attribute("data-node"))
-            if node != leader and lab.term(node) > old_round:
-                return node
-        return None
-
-    new = lab.wait_until(new_leader, what="a new leader with a higher ballot")
+    new = lab.new_leader(leader, above_term=old_round, what="a new leader with a higher ballot")
     expect(lab.node(new).locator(".role-label")).to_have_text(LEADER_WORD)
     expect(lab.node(new).locator(".term-label")).to_contain_text(f".{new}")
     save_screenshot(page, "new-leader")

@@ -48,16 +48,12 @@ def test_a_slow_disk_set_from_the_menu_shows_its_pending_write_and_costs_the_lea
     page.set_viewport_size({"width": 1366, "height": 768})
 
     # Its followers hear nothing for longer than an election timeout and elect someone else.
-    def new_leader() -> str | None:
-        page.get_by_test_id("advance-100").click()
-        leaders = page.locator('[data-testid^="node-n"][data-role="leader"]')
-        for i in range(leaders.count()):
-            node = str(leaders.nth(i).get_attribute("data-node"))
-            if node != leader and lab.term(node) > term:
-                return node
-        return None
-
-    other = lab.wait_until(new_leader, what="a leader other than the slow-disk one")
+    other = lab.new_leader(
+        leader,
+        above_term=term,
+        what="a leader other than the slow-disk one",
+        each_poll=page.get_by_test_id("advance-100").click,
+    )
     assert lab.term(other) > term
     expect(page.get_by_test_id("leader-id")).to_have_text(other)
     save_screenshot(page, "new-leader")
