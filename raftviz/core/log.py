@@ -10,12 +10,16 @@ their absolute values, so every caller keeps speaking in the paper's indices; as
 entry inside the snapshot raises IndexError, and ``term_at(snapshot_index)`` answers the last
 included term, which is all the consistency check and the up-to-date rule need.
 
-Each position also carries a chain digest: ``digest(i) = hash((digest(i-1), term_i, command_i))``.
-Two logs with the same digest at an index hold identical prefixes up to that index, which lets
-the Log Matching and Leader Completeness checkers compare whole prefixes in O(1). A compacted
-log keeps the digest of its snapshot's last included entry, so the chain continues across the
-snapshot (digests of compacted entries are gone with them). The digest is process-local
-(Python's hash) and never leaves the process.
+Each position also carries a chain digest:
+``digest(i) = hash((digest(i-1), term_i, command_code(command_i)))``. Two logs with the same
+digest at an index hold identical prefixes up to that index, which lets the Log Matching and
+Leader Completeness checkers compare whole prefixes in O(1). A compacted log keeps the digest of
+its snapshot's last included entry, so the chain continues across the snapshot (digests of
+compacted entries are gone with them). Digests are the same in every process: a stored
+checkpoint is restored in another worker, or after a restart, and its logs then grow next to
+logs that received the same entries before it was stored. Python's own hash of a command is
+not the same: strings are hashed with a per-process key, and before Python 3.12 so is None;
+its hash of a tuple of ints and floats is, so :func:`command_code` turns strings into ints.
 """
 
 from __future__ import annotations
@@ -24,9 +28,40 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
-from raftviz.core.messages import LogEntry
+from raftviz.core.membership import Configuration
+from raftviz.core.messages import Command, LogEntry, Op
 
 CHUNK = 256
+
+
+def command_code(command: Command) -> int:
+    """A number for ``command``'s content that is the same in every process.
+
+    Every string becomes an int exactly (:func:`_number`), so hashing the tuple hashes only
+    ints and floats, which Python hashes the same way in every process.
+    """
+    return hash((
+        _OP_NUMBER[command.op], _number(command.key), _number(command.value),
+        _number(command.expected), _number(command.client), command.request_id, command.ttl,
+        command.token, _config_number(command.config),
+    ))
+
+
+_OP_NUMBER = {op: number for number, op in enumerate(Op)}
+
+
+def _number(text: str | None) -> int:
+    """A string as an int, one to one: a 1 byte, then its UTF-8 bytes (None is -1)."""
+    return -1 if text is None else int.from_bytes(b"\x01" + text.encode(), "big")
+
+
+def _config_number(config: Configuration | None) -> int:
+    """A configuration as an int; voter sets are sorted (a frozenset's order is per process)."""
+    if config is None:
+        return -1
+    old = config.old_voters
+    voters = hash(tuple(_number(v) for v in sorted(config.voters)))
+    return hash((voters, -1 if old is None else hash(tuple(_number(v) for v in sorted(old)))))
 
 
 class RaftLog:
@@ -126,7 +161,7 @@ class RaftLog:
         prev = self.digest(self.last_index)
         self.changed_from = min(self.changed_from, self.last_index + 1)
         self._tail.append(entry)
-        self._dtail.append(hash((prev, entry.term, entry.command)))
+        self._dtail.append(hash((prev, entry.term, command_code(entry.command))))
         self._len += 1
         if len(self._tail) == CHUNK:
             self._chunks.append(tuple(self._tail))

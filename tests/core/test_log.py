@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from raftviz.core.log import CHUNK, RaftLog
-from raftviz.core.messages import Command, LogEntry, Op
+from raftviz.core.log import CHUNK, RaftLog, command_code
+from raftviz.core.membership import Configuration
+from raftviz.core.messages import NOOP, Command, LogEntry, Op
 
 
 def entry(term: int, value: str = "") -> LogEntry:
@@ -110,6 +115,60 @@ def test_digests_are_equal_exactly_when_prefixes_are_equal() -> None:
     assert a.digest(1) == other_term.digest(1)
     assert a.digest(2) != other_term.digest(2)
     assert a.digest(3) != other_term.digest(3)
+
+
+# Every field of a command, None where it may be (None hashed by address before Python 3.12),
+# and configurations (frozensets, ordered by string hashes).
+VARIED = [
+    LogEntry(1, NOOP),
+    LogEntry(1, Command(Op.SET, "k1", "v1", client="c1", request_id=3)),
+    LogEntry(2, Command(Op.CAS, "k1", "v2", expected=None)),
+    LogEntry(2, Command(Op.ACQUIRE, "lock", client="c2", ttl=500.0)),
+    LogEntry(2, Command(Op.RELEASE, "lock", client="c2", token=4)),
+    LogEntry(3, Command(Op.CONFIG, config=Configuration.of(["n1", "n2", "n3", "n4"]))),
+    LogEntry(3, Command(Op.CONFIG, config=Configuration(frozenset({"n1", "n2"}),
+                                                        frozenset({"n1", "n2", "n3"})))),
+]
+DIGESTS = (
+    "from raftviz.core.log import RaftLog; from tests.core.test_log import VARIED; "
+    "log = RaftLog(VARIED); print([log.digest(i) for i in range(log.last_index + 1)])"
+)
+
+
+def test_digests_are_the_same_in_every_process() -> None:
+    """A checkpoint restored in another worker keeps growing next to logs that were not stored:
+    the digest of an entry must not depend on the process that appended it."""
+    log = RaftLog(VARIED)
+    here = [log.digest(i) for i in range(log.last_index + 1)]
+    root = Path(__file__).resolve().parents[2]
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)}
+        out = subprocess.run([sys.executable, "-c", DIGESTS], env=env, cwd=root, check=True,
+                             capture_output=True, text=True).stdout
+        assert out.strip() == str(here)
+
+
+def test_command_code_tells_every_field_apart() -> None:
+    base = Command(Op.CAS, "k", "v", expected=None, client="c", request_id=1, ttl=1.0, token=1)
+    variants = [
+        Command(Op.SET, "k", "v", expected=None, client="c", request_id=1, ttl=1.0, token=1),
+        Command(Op.CAS, "K", "v", expected=None, client="c", request_id=1, ttl=1.0, token=1),
+        Command(Op.CAS, "", "v", expected=None, client="c", request_id=1, ttl=1.0, token=1),
+        Command(Op.CAS, "\0", "v", expected=None, client="c", request_id=1, ttl=1.0, token=1),
+        Command(Op.CAS, "k", None, expected=None, client="c", request_id=1, ttl=1.0, token=1),
+        Command(Op.CAS, "k", "v", expected="None", client="c", request_id=1, ttl=1.0, token=1),
+        Command(Op.CAS, "k", "v", expected=None, client="d", request_id=1, ttl=1.0, token=1),
+        Command(Op.CAS, "k", "v", expected=None, client="c", request_id=2, ttl=1.0, token=1),
+        Command(Op.CAS, "k", "v", expected=None, client="c", request_id=1, ttl=2.0, token=1),
+        Command(Op.CAS, "k", "v", expected=None, client="c", request_id=1, ttl=1.0, token=2),
+    ]
+    codes = {command_code(c) for c in [base, *variants]}
+    assert len(codes) == len(variants) + 1
+    joint = Configuration(frozenset({"n1", "n2"}), frozenset({"n1", "n2", "n3"}))
+    swapped = Configuration(frozenset({"n1", "n2", "n3"}), frozenset({"n1", "n2"}))
+    assert command_code(Command(Op.CONFIG, config=joint)) != command_code(
+        Command(Op.CONFIG, config=swapped)
+    )
 
 
 def test_digest_chain_spans_chunks() -> None:
