@@ -68,8 +68,8 @@ class RaftLog:
     """A 1-based list of :class:`LogEntry` with chunked storage, chain digests and a snapshot."""
 
     __slots__ = (
-        "_chunks", "_tail", "_dchunks", "_dtail", "_offset", "_len", "snapshot_index",
-        "snapshot_term", "snapshot_digest", "truncations", "changed_from",
+        "_chunks", "_tail", "_dchunks", "_dtail", "_offset", "_tail_from", "last_index",
+        "snapshot_index", "snapshot_term", "snapshot_digest", "truncations", "changed_from",
     )
 
     def __init__(self, entries: list[LogEntry] | tuple[LogEntry, ...] = ()) -> None:
@@ -82,7 +82,12 @@ class RaftLog:
         # Storage position p holds index _offset + p + 1. Compaction drops whole chunks, so a
         # few compacted entries may linger at the front of the first chunk until it goes too.
         self._offset = 0
-        self._len = 0  # storage positions in use
+        # Kept up to date rather than computed: the node, the disk model and the monitors ask
+        # for them millions of times a simulated minute. _tail_from is the index just before
+        # the tail's first entry (_offset + len(_chunks) * CHUNK); tail entries always follow
+        # the snapshot, since compaction drops the tail's front when no chunk is left.
+        self._tail_from = 0
+        self.last_index = 0
         # The snapshot's last included index and term (0, 0: nothing compacted).
         self.snapshot_index = 0
         self.snapshot_term = 0
@@ -101,10 +106,6 @@ class RaftLog:
         return self.last_index - self.snapshot_index
 
     @property
-    def last_index(self) -> int:
-        return self._offset + self._len
-
-    @property
     def last_term(self) -> int:
         return self.term_at(self.last_index)
 
@@ -113,30 +114,31 @@ class RaftLog:
         """The first index still held as an entry (one past the snapshot)."""
         return self.snapshot_index + 1
 
-    def _position(self, index: int) -> tuple[int, int]:
-        return divmod(index - self._offset - 1, CHUNK)
-
     def entry(self, index: int) -> LogEntry:
         """The entry at 1-based ``index``; raises IndexError outside first_index..last_index."""
+        if self._tail_from < index <= self.last_index:
+            return self._tail[index - self._tail_from - 1]
         if index <= self.snapshot_index and index >= 1:
             raise IndexError(
                 f"entry {index} was compacted into the snapshot (through {self.snapshot_index})"
             )
         if index < 1 or index > self.last_index:
             raise IndexError(f"no entry at index {index}; log has {self.last_index}")
-        c, off = self._position(index)
-        if c < len(self._chunks):
-            return self._chunks[c][off]
-        return self._tail[off]
+        c, off = divmod(index - self._offset - 1, CHUNK)
+        return self._chunks[c][off]
 
     def term_at(self, index: int) -> int:
         """Term of the entry at ``index``; the last included term at the snapshot index."""
+        if self._tail_from < index <= self.last_index:
+            return self._tail[index - self._tail_from - 1].term
         if index == self.snapshot_index:
             return self.snapshot_term
         return self.entry(index).term
 
     def digest(self, index: int) -> int:
         """Chain digest of the prefix ending at ``index`` (known from the snapshot index on)."""
+        if self._tail_from < index <= self.last_index:
+            return self._dtail[index - self._tail_from - 1]
         if index == self.snapshot_index:
             return self.snapshot_digest
         if index < self.snapshot_index:
@@ -145,10 +147,8 @@ class RaftLog:
             )
         if index > self.last_index:
             raise IndexError(f"no entry at index {index}; log has {self.last_index}")
-        c, off = self._position(index)
-        if c < len(self._dchunks):
-            return self._dchunks[c][off]
-        return self._dtail[off]
+        c, off = divmod(index - self._offset - 1, CHUNK)
+        return self._dchunks[c][off]
 
     def has(self, index: int, term: int) -> bool:
         """Whether the log holds an entry at ``index`` with ``term`` (index 0 always matches).
@@ -159,15 +159,17 @@ class RaftLog:
 
     def append(self, entry: LogEntry) -> None:
         prev = self.digest(self.last_index)
-        self.changed_from = min(self.changed_from, self.last_index + 1)
+        self.last_index += 1
+        if self.last_index < self.changed_from:
+            self.changed_from = self.last_index
         self._tail.append(entry)
         self._dtail.append(hash((prev, entry.term, command_code(entry.command))))
-        self._len += 1
         if len(self._tail) == CHUNK:
             self._chunks.append(tuple(self._tail))
             self._dchunks.append(self._dtail)
             self._tail = []
             self._dtail = array("q")
+            self._tail_from += CHUNK
 
     def truncate_from(self, index: int) -> None:
         """Delete the entry at ``index`` and all that follow it (Fig. 2, AppendEntries 3)."""
@@ -186,13 +188,14 @@ class RaftLog:
 
     def _cut_storage(self, keep: int) -> None:
         """Keep the first ``keep`` storage positions."""
-        self._len = keep
+        self.last_index = self._offset + keep
         c, off = divmod(keep, CHUNK)
         if c < len(self._chunks):
             self._tail = list(self._chunks[c][:off])
             self._dtail = array("q", self._dchunks[c][:off])
             del self._chunks[c:]
             del self._dchunks[c:]
+            self._tail_from = self._offset + c * CHUNK
         else:
             del self._tail[off:]
             del self._dtail[off:]
@@ -217,14 +220,13 @@ class RaftLog:
             del self._chunks[:drop]
             del self._dchunks[:drop]
             self._offset += drop * CHUNK
-            self._len -= drop * CHUNK
             dead -= drop * CHUNK
         if not self._chunks and dead:
             # Only the tail is left: drop its compacted front too (positions restart at 0).
             del self._tail[:dead]
             del self._dtail[:dead]
             self._offset += dead
-            self._len -= dead
+            self._tail_from = self._offset
 
     def reset_to_snapshot(self, index: int, term: int, digest: int) -> None:
         """Discard the entire log for a snapshot it does not extend (Fig. 13, receiver 7)."""
@@ -233,7 +235,7 @@ class RaftLog:
         self.changed_from = min(self.changed_from, min(self.last_index, index) + 1)
         self._chunks, self._dchunks = [], []
         self._tail, self._dtail = [], array("q")
-        self._offset, self._len = index, 0
+        self._offset = self._tail_from = self.last_index = index
         self.snapshot_index, self.snapshot_term, self.snapshot_digest = index, term, digest
 
     def slice(self, start: int, stop: int) -> tuple[LogEntry, ...]:
@@ -278,7 +280,8 @@ class RaftLog:
         copy._dchunks = list(self._dchunks)
         copy._dtail = array("q", self._dtail)
         copy._offset = self._offset
-        copy._len = self._len
+        copy._tail_from = self._tail_from
+        copy.last_index = self.last_index
         copy.snapshot_index = self.snapshot_index
         copy.snapshot_term = self.snapshot_term
         copy.snapshot_digest = self.snapshot_digest
