@@ -274,6 +274,10 @@ class RaftLog:
         yield from self._tail[skip:] if skip else self._tail
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RaftLog:
+        return self.copy()
+
+    def copy(self) -> RaftLog:
+        """An independent copy that shares the full chunks (they are immutable)."""
         copy = RaftLog.__new__(RaftLog)
         copy._chunks = list(self._chunks)  # full chunks are immutable: shared
         copy._tail = list(self._tail)

@@ -135,4 +135,8 @@ class ConfigHistory:
         return len(self.entries) != before
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ConfigHistory:
+        return self.copy()
+
+    def copy(self) -> ConfigHistory:
+        """An independent copy (the configurations themselves are immutable, so shared)."""
         return ConfigHistory(self.base, self.entries)

@@ -22,7 +22,6 @@ AppendEntries wait for its own write like every other message.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 from raftviz.core.messages import Message
@@ -44,8 +43,13 @@ def signature(
 
 
 def node_signature(node: RaftNode) -> Signature:
-    """The signature of what the node says it persists (:meth:`RaftNode.persistent_state`)."""
-    return state_signature(node.persistent_state())
+    """The signature of what the node says it persists (:meth:`RaftNode.persistent_state`).
+
+    Read from the node directly: this runs after every step of every node.
+    """
+    log = node.log
+    last = log.last_index
+    return (node.current_term, node.voted_for, last, log.digest(last), log.snapshot_index)
 
 
 def state_signature(state: PersistentState) -> Signature:
@@ -61,9 +65,11 @@ def copy_state(node: RaftNode | PersistentState) -> PersistentState:
     it is copied along so a restart sees the same configurations.
     """
     state = node.persistent_state() if isinstance(node, RaftNode) else node
+    configs = state.configs
     return PersistentState(
-        state.current_term, state.voted_for, copy.deepcopy(state.log),
-        copy.deepcopy(state.configs), state.snapshot,  # a snapshot is never changed in place
+        state.current_term, state.voted_for, state.log.copy(),
+        configs.copy() if configs is not None else None,
+        state.snapshot,  # a snapshot is never changed in place
     )
 
 
