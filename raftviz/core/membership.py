@@ -27,8 +27,8 @@ def _agreed_by(voters: frozenset[str], values: Mapping[str, int]) -> int:
     """The highest value that a majority of ``voters`` have reached (0 when nobody votes)."""
     if not voters:
         return 0
-    ranked = sorted((values.get(v, 0) for v in voters), reverse=True)
-    return ranked[_majority(len(voters)) - 1]
+    ranked = sorted([values.get(v, 0) for v in voters], reverse=True)
+    return ranked[len(voters) // 2]  # the majority-th highest (_majority - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,8 @@ class Configuration:
     @property
     def members(self) -> frozenset[str]:
         """Every server that votes in this configuration (old and new during a joint one)."""
-        return self.voters | (self.old_voters or frozenset())
+        old = self.old_voters
+        return self.voters if old is None else self.voters | old
 
     def has_quorum(self, granted: Iterable[str]) -> bool:
         """Whether ``granted`` holds a majority of the voters (of both sets when joint)."""

@@ -1469,10 +1469,15 @@ class RaftNode:
         self._events.append(Event(self.id, kind, text, data))
 
     def _flush(self) -> Output:
+        if not self._messages and not self._events:
+            return _NOTHING
         out = Output(tuple(self._messages), tuple(self._events))
         self._messages.clear()
         self._events.clear()
         return out
+
+
+_NOTHING = Output()  # immutable, so every input that did nothing shares it
 
 
 _HANDLERS: dict[type[Message], Callable[[RaftNode, Any, float], None]] = {

@@ -265,17 +265,17 @@ class Cluster:
         time, event = self.scheduler.pop()
         self._set_now(max(time, self.now))
         self.events_processed += 1
-        match event:
-            case Deliver(envelope_id):
-                self._on_deliver(envelope_id)
-            case NodeTimer():
-                self._on_node_timer(event)
-            case ClientTimer(client, generation):
-                self._on_client_timer(client, generation)
-            case WorkloadTick(generation):
-                self._on_workload_tick(generation)
-            case DiskDone(node, generation):
-                self._on_disk_done(node, generation)
+        # Most frequent first: an isinstance chain costs less than a match on class patterns.
+        if isinstance(event, Deliver):
+            self._on_deliver(event.envelope_id)
+        elif isinstance(event, DiskDone):
+            self._on_disk_done(event.node, event.generation)
+        elif isinstance(event, NodeTimer):
+            self._on_node_timer(event)
+        elif isinstance(event, WorkloadTick):
+            self._on_workload_tick(event.generation)
+        else:
+            self._on_client_timer(event.client, event.generation)
         return True
 
     def next_event_time(self) -> float | None:
