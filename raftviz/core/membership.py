@@ -105,16 +105,15 @@ class ConfigHistory:
     initial voters, or what a snapshot recorded).
     """
 
-    __slots__ = ("base", "entries")
+    __slots__ = ("base", "entries", "latest")
 
     def __init__(self, base: Configuration, entries: Iterable[tuple[int, Configuration]] = ()):
         self.base = base
         self.entries: list[tuple[int, Configuration]] = list(entries)
-
-    @property
-    def latest(self) -> Configuration:
-        """Thesis 4.1: a server uses the latest configuration in its log, committed or not."""
-        return self.entries[-1][1] if self.entries else self.base
+        # Thesis 4.1: a server uses the latest configuration in its log, committed or not.
+        # Kept up to date by the two methods that change the entries: a node reads it for
+        # nearly every message it handles.
+        self.latest = self.entries[-1][1] if self.entries else base
 
     @property
     def previous(self) -> Configuration:
@@ -127,12 +126,14 @@ class ConfigHistory:
 
     def appended(self, index: int, config: Configuration) -> None:
         self.entries.append((index, config))
+        self.latest = config
 
     def truncated_from(self, index: int) -> bool:
         """Forget entries at ``index`` and later; True when the latest configuration changed."""
         before = len(self.entries)
         while self.entries and self.entries[-1][0] >= index:
             self.entries.pop()
+        self.latest = self.entries[-1][1] if self.entries else self.base
         return len(self.entries) != before
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ConfigHistory:

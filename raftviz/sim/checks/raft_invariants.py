@@ -307,17 +307,19 @@ class SafetyMonitor(Monitor):
                 [node.id],
                 [start],
             )
-        if start > log.last_index:
+        last, snapshot = log.last_index, log.snapshot_index
+        if start > last:
             return
         for other_host in cluster.hosts.values():
             if other_host.id == node.id:
                 continue
-            other = _raft_log(other_host)
-            top = min(log.last_index, other.last_index)
+            other_node = other_host.node
+            other = other_node.log if isinstance(other_node, RaftNode) else _raft_log(other_host)
+            top = last if last < other.last_index else other.last_index
             # Below the higher snapshot only one digest is known; compacted prefixes are
             # committed ones, which the commit checks compare.
-            floor = max(log.snapshot_index, other.snapshot_index)
-            if top < max(start, floor) or log.digest(top) == other.digest(top):
+            floor = snapshot if snapshot > other.snapshot_index else other.snapshot_index
+            if top < (start if start > floor else floor) or log.digest(top) == other.digest(top):
                 continue  # equal digests: the whole common prefix is identical
             for index in range(max(start, floor), top + 1):
                 if log.term_at(index) == other.term_at(index) and log.digest(

@@ -326,9 +326,9 @@ class Cluster:
         disk, node = host.disk, host.node
         started = False
         if disk is not None and isinstance(node, RaftNode):
-            idle = not disk.busy
+            idle = disk.writing is None
             messages = disk.submit(node, out.messages, self.now)
-            started = idle and disk.busy
+            started = idle and disk.writing is not None
         for msg in messages:
             self._send(msg)
         self._reschedule_timer(host)
@@ -423,10 +423,11 @@ class Cluster:
     def _send(self, msg: Message) -> None:
         if isinstance(msg, (RequestVote, RequestVoteReply)):
             self.monitor.note_sent(msg)
-        for env in self.network.send(msg, self.now):
-            if self.record is not None:
-                self.record.sent(env.id, msg, self.now, env.duplicate)
-            if not self.network.manual:
+        record, network = self.record, self.network
+        for env in network.send(msg, self.now):
+            if record is not None:
+                record.sent(env.id, msg, self.now, env.duplicate)
+            if not network.manual:
                 self.scheduler.schedule(env.deliver_at, Deliver(env.id))
 
     def _on_deliver(self, envelope_id: int) -> None:
@@ -438,7 +439,7 @@ class Cluster:
         self._arrive(envelope_id)
 
     def _arrive(self, envelope_id: int) -> None:
-        env = self.network.take(envelope_id)
+        env = self.network.in_flight.pop(envelope_id, None)  # Network.take, inlined
         if env is None:
             return
         msg = env.msg
@@ -455,7 +456,8 @@ class Cluster:
                 self._note_arrival(env, Outcome.QUEUED)
                 host.inbox.append(msg)
             else:
-                self._note_arrival(env, Outcome.DELIVERED)
+                if self.record is not None:
+                    self._note_arrival(env, Outcome.DELIVERED)
                 self._run(host, host.node.step(msg, host.local(self.now)))
             return
         client = self.clients.get(msg.dst)
