@@ -22,10 +22,14 @@ class PVector(Generic[T]):
         return len(self._chunks) * CHUNK + len(self._tail)
 
     def __getitem__(self, i: int) -> T:
-        if i < 0 or i >= len(self):
-            raise IndexError(i)
         c, off = divmod(i, CHUNK)
-        return self._chunks[c][off] if c < len(self._chunks) else self._tail[off]
+        if i >= 0:
+            full = len(self._chunks)
+            if c < full:
+                return self._chunks[c][off]
+            if c == full and off < len(self._tail):
+                return self._tail[off]
+        raise IndexError(i)
 
     def __setitem__(self, i: int, value: T) -> None:
         if i < 0 or i >= len(self):

@@ -264,8 +264,11 @@ class SafetyMonitor(Monitor):
 
     def _check_vote(self, cluster: Cluster, node: RaftNode, first_sight: bool) -> None:
         term = node.current_term
-        if node.role in (Role.CANDIDATE, Role.LEADER):
-            self.candidates.setdefault(term, set()).add(node.id)
+        if node.role is Role.LEADER or node.role is Role.CANDIDATE:
+            stood = self.candidates.get(term)
+            if stood is None:
+                stood = self.candidates[term] = set()
+            stood.add(node.id)
         vote = node.voted_for
         if vote is None:
             return
@@ -352,10 +355,10 @@ class SafetyMonitor(Monitor):
         """Committed Entries Kept: the committed prefix this node held is still there."""
         held = self.held.get(node.id, 0)
         log = node.log
-        if held < log.snapshot_index <= len(self.committed):
+        if held < log.snapshot_index:
+            if log.snapshot_index > len(self.committed):
+                return  # a snapshot beyond every commit seen: the commit check reports it
             held = log.snapshot_index  # the snapshot stands for its prefix: compared below
-        elif held < log.snapshot_index:
-            return  # a snapshot beyond every commit seen: the commit check reports it
         if held and (log.last_index < held or log.digest(held) != self.committed[held - 1]):
             lost = self._matching_prefix(log, held)
             self.report(
