@@ -241,7 +241,12 @@ class RaftLog:
     def slice(self, start: int, stop: int) -> tuple[LogEntry, ...]:
         """Entries ``start..stop`` inclusive (1-based), clipped to the entries held."""
         stop = min(stop, self.last_index)
-        return tuple(self.entry(i) for i in range(max(start, self.first_index), stop + 1))
+        start = max(start, self.first_index)
+        if stop < start:
+            return ()
+        if start > self._tail_from:  # all in the tail: the usual AppendEntries batch
+            return tuple(self._tail[start - self._tail_from - 1 : stop - self._tail_from])
+        return tuple(self.entry(i) for i in range(start, stop + 1))
 
     def first_index_of_term(self, index: int) -> int:
         """The first index holding the same term as ``index`` (for the fast back-up hint)."""

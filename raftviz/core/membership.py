@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 
@@ -27,7 +28,7 @@ def _agreed_by(voters: frozenset[str], values: Mapping[str, int]) -> int:
     """The highest value that a majority of ``voters`` have reached (0 when nobody votes)."""
     if not voters:
         return 0
-    ranked = sorted([values.get(v, 0) for v in voters], reverse=True)
+    ranked = sorted(map(values.get, voters, repeat(0)), reverse=True)
     return ranked[len(voters) // 2]  # the majority-th highest (_majority - 1)
 
 

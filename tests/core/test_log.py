@@ -205,6 +205,21 @@ def test_slice_is_inclusive_and_clipped() -> None:
     assert log.slice(4, 10) == ()
 
 
+@pytest.mark.parametrize("compacted", [0, 5, CHUNK + 7])
+def test_slice_agrees_with_entry_lookups_across_chunks_and_snapshots(compacted: int) -> None:
+    """Slices from the tail take a fast path; every range, empty or reversed, must match."""
+    log = log_of(2 * CHUNK + 40)
+    if compacted:
+        log.compact(compacted)
+    bounds = [0, 1, compacted, compacted + 1, CHUNK, CHUNK + 1, 2 * CHUNK - 3, 2 * CHUNK,
+              2 * CHUNK + 1, 2 * CHUNK + 39, 2 * CHUNK + 40, 2 * CHUNK + 41, 3 * CHUNK]
+    for start in bounds:
+        for stop in bounds:
+            held = range(max(start, log.first_index), min(stop, log.last_index) + 1)
+            expected = tuple(log.entry(i) for i in held)
+            assert log.slice(start, stop) == expected, (start, stop)
+
+
 def test_term_lookups_for_the_fast_backup_hint() -> None:
     log = RaftLog([entry(t) for t in (1, 1, 4, 4, 4, 6)])
     assert log.first_index_of_term(5) == 3
