@@ -1,8 +1,12 @@
 """The Raft log: 1-based, append-mostly, compactable, cheap to checkpoint.
 
 Entries live in fixed-size chunks; a full chunk is an immutable tuple, so a deep copy of the log
-(taken at every history checkpoint) shares every full chunk and copies only the short tail.
-That is what lets a ten-minute session keep hundreds of checkpoints in a few megabytes.
+(taken at every history checkpoint) shares every full chunk. The tail, the entries after the
+last full chunk, is shared too: only the log that owns a tail list appends to it, in place,
+and a copy sees the prefix it was made with (its own last_index bounds it), so nothing a copy
+can see ever changes. Every other change makes a new tail list. So a copy costs O(chunks), not
+O(tail): the disk model copies a node's log at every write, and a ten-minute session keeps
+hundreds of checkpoints in a few megabytes.
 
 Log compaction (Raft paper, section 7) replaces a prefix by a snapshot: the log then remembers
 only the snapshot's last included index and term and holds the entries after it. Indices keep
@@ -68,7 +72,8 @@ class RaftLog:
     """A 1-based list of :class:`LogEntry` with chunked storage, chain digests and a snapshot."""
 
     __slots__ = (
-        "_chunks", "_tail", "_dchunks", "_dtail", "_offset", "_tail_from", "last_index",
+        "_chunks", "_tail", "_dchunks", "_dtail", "_owns_tail", "_offset", "_tail_from",
+        "last_index",
         "snapshot_index", "snapshot_term", "snapshot_digest", "truncations", "changed_from",
     )
 
@@ -79,6 +84,9 @@ class RaftLog:
         # full chunks are never modified again, so checkpoints share them.
         self._dchunks: list[array[int]] = []
         self._dtail: array[int] = array("q")
+        # Whether this log may append to _tail and _dtail in place. Lists it does not own may
+        # hold more entries than its own tail (last_index - _tail_from), which it never reads.
+        self._owns_tail = True
         # Storage position p holds index _offset + p + 1. Compaction drops whole chunks, so a
         # few compacted entries may linger at the front of the first chunk until it goes too.
         self._offset = 0
@@ -159,6 +167,8 @@ class RaftLog:
 
     def append(self, entry: LogEntry) -> None:
         prev = self.digest(self.last_index)
+        if not self._owns_tail:
+            self._take_tail()
         self.last_index += 1
         if self.last_index < self.changed_from:
             self.changed_from = self.last_index
@@ -170,6 +180,13 @@ class RaftLog:
             self._tail = []
             self._dtail = array("q")
             self._tail_from += CHUNK
+
+    def _take_tail(self) -> None:
+        """Own a private copy of this log's tail before changing it (see the module docstring)."""
+        held = self.last_index - self._tail_from
+        self._tail = self._tail[:held]
+        self._dtail = self._dtail[:held]
+        self._owns_tail = True
 
     def truncate_from(self, index: int) -> None:
         """Delete the entry at ``index`` and all that follow it (Fig. 2, AppendEntries 3)."""
@@ -197,8 +214,10 @@ class RaftLog:
             del self._dchunks[c:]
             self._tail_from = self._offset + c * CHUNK
         else:
-            del self._tail[off:]
-            del self._dtail[off:]
+            # New lists, not deletions in place: a copy may still see the entries cut here.
+            self._tail = self._tail[:off]
+            self._dtail = self._dtail[:off]
+        self._owns_tail = True
 
     def compact(self, index: int) -> None:
         """Replace the prefix through ``index`` by a snapshot (section 7); later entries stay.
@@ -222,9 +241,12 @@ class RaftLog:
             self._offset += drop * CHUNK
             dead -= drop * CHUNK
         if not self._chunks and dead:
-            # Only the tail is left: drop its compacted front too (positions restart at 0).
-            del self._tail[:dead]
-            del self._dtail[:dead]
+            # Only the tail is left: drop its compacted front too (positions restart at 0),
+            # into new lists, since a copy may still see those entries.
+            held = self.last_index - self._tail_from
+            self._tail = self._tail[dead:held]
+            self._dtail = self._dtail[dead:held]
+            self._owns_tail = True
             self._offset += dead
             self._tail_from = self._offset
 
@@ -235,6 +257,7 @@ class RaftLog:
         self.changed_from = min(self.changed_from, min(self.last_index, index) + 1)
         self._chunks, self._dchunks = [], []
         self._tail, self._dtail = [], array("q")
+        self._owns_tail = True
         self._offset = self._tail_from = self.last_index = index
         self.snapshot_index, self.snapshot_term, self.snapshot_digest = index, term, digest
 
@@ -276,18 +299,20 @@ class RaftLog:
                 continue
             yield from chunk[skip:] if skip else chunk
             skip = 0
-        yield from self._tail[skip:] if skip else self._tail
+        yield from self._tail[skip : self.last_index - self._tail_from]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RaftLog:
         return self.copy()
 
     def copy(self) -> RaftLog:
-        """An independent copy that shares the full chunks (they are immutable)."""
+        """An independent copy: it shares the full chunks and, until either log changes its
+        tail other than by appending, the tail (see the module docstring)."""
         copy = RaftLog.__new__(RaftLog)
         copy._chunks = list(self._chunks)  # full chunks are immutable: shared
-        copy._tail = list(self._tail)
+        copy._tail = self._tail
         copy._dchunks = list(self._dchunks)
-        copy._dtail = array("q", self._dtail)
+        copy._dtail = self._dtail
+        copy._owns_tail = False
         copy._offset = self._offset
         copy._tail_from = self._tail_from
         copy.last_index = self.last_index

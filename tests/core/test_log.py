@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import os
+import random
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -196,6 +198,58 @@ def test_deepcopy_is_independent_of_the_original() -> None:
     original.append(entry(4, "o"))
     assert clone.last_index == CHUNK - 1
     assert clone.last_term == 3
+
+
+@dataclass
+class Expected:
+    """What one log must hold: its entries from index 1 (None where compacted) and digests."""
+
+    entries: list[LogEntry | None]
+    digests: list[int]
+    snapshot: int = 0
+
+
+def test_copies_and_originals_never_see_each_others_changes() -> None:
+    """Logs share chunks and tails with their copies; whichever of them appends, truncates,
+    compacts, resets or is copied again, every log keeps exactly its own entries."""
+    rng = random.Random(7)
+    logs: list[tuple[RaftLog, Expected]] = [(RaftLog(), Expected([], []))]
+    for step in range(3000):
+        log, want = logs[rng.randrange(len(logs))]
+        last = log.last_index
+        roll = rng.random()
+        if roll < 0.70:
+            new = entry(rng.randrange(1, 4), f"s{step}")
+            log.append(new)
+            want.entries.append(new)
+            want.digests.append(log.digest(log.last_index))
+        elif roll < 0.80 and last > want.snapshot:
+            cut = rng.randrange(want.snapshot + 1, last + 1)
+            log.truncate_from(cut)
+            del want.entries[cut - 1 :], want.digests[cut - 1 :]
+        elif roll < 0.87 and last > want.snapshot:
+            want.snapshot = rng.randrange(want.snapshot + 1, last + 1)
+            log.compact(want.snapshot)
+            want.entries[: want.snapshot] = [None] * want.snapshot
+        elif roll < 0.88 and want.snapshot < last:
+            log.reset_to_snapshot(last, log.term_at(last), log.digest(last))
+            want.snapshot = last
+            want.entries[:] = [None] * last
+        else:
+            twin = copy.deepcopy(log) if roll < 0.95 else log.copy()
+            logs.append((twin, Expected(list(want.entries), list(want.digests), want.snapshot)))
+            logs = logs[-12:]
+        for each, expected in logs:
+            held = [e for e in expected.entries if e is not None]
+            assert each.last_index == len(expected.entries)
+            assert each.snapshot_index == expected.snapshot
+            assert list(each) == held
+            first = expected.snapshot + 1
+            assert each.slice(first, each.last_index) == tuple(held)
+            for i in {first, each.last_index, (first + each.last_index) // 2} - {0}:
+                if expected.snapshot < i <= each.last_index:
+                    assert each.entry(i) is expected.entries[i - 1]
+                    assert each.digest(i) == expected.digests[i - 1]
 
 
 def test_slice_is_inclusive_and_clipped() -> None:
