@@ -33,6 +33,9 @@ PRESENTER_EVENTS = frozenset(
     {"class_hand", "class_close", "poll_open", "poll_close", "poll_reveal"}
 )
 COUNT_EVERY = 0.25  # seconds between roster/answer-count broadcasts to the students
+# Up to this many students the presenter sees each join, leave and answer at once; beyond it
+# the presenter's view is batched like the students' (every COUNT_EVERY seconds).
+PRESENTER_IMMEDIATE = 40
 
 
 def _only(event: str, data: dict[str, Any], allowed: set[str]) -> None:
@@ -320,33 +323,50 @@ class ClassroomEvents:
     # ------------------------------------------------------------- updates
 
     def _changed(self, room: Classroom, session: Session, counts_only: bool = False) -> None:
-        """Send the presenter their view now; the students the shared view (counts throttled)."""
-        with session.lock:
-            presenters = [(sid, room.state_for(sid)) for sid in room.presenter_sids
-                          if sid in session.connections]
-            shared = room.shared_student_state()
-        for sid, state in presenters:
-            self.socketio.emit("class", state, to=sid)
+        """Send the presenter their view and the students the shared view.
+
+        A change of substance (control, a poll opened or closed) goes out at once. A change
+        of counts (a join, a leave, an answer) reaches the students at most every
+        COUNT_EVERY seconds; in a large room the presenter's view (with its roster) too, or
+        a lecture of a thousand students joining would cost a million roster lines.
+        """
         if not counts_only:
-            self._count_sent[room.code] = time.monotonic()
-            self.socketio.emit("class", shared, to=room.room)
+            self._send_views(room, session)
             return
+        if len(room.students) <= PRESENTER_IMMEDIATE:
+            self._send_views(room, session, students=False)
+            presenters = False
+        else:
+            presenters = True
         wait = self._count_sent.get(room.code, 0.0) + COUNT_EVERY - time.monotonic()
         if wait <= 0:
-            self._count_sent[room.code] = time.monotonic()
-            self.socketio.emit("class", shared, to=room.room)
+            self._send_views(room, session, presenters=presenters)
         elif room.code not in self._count_pending:
             self._count_pending.add(room.code)
             self.socketio.start_background_task(self._later, room, session, wait)
+
+    def _send_views(
+        self, room: Classroom, session: Session, presenters: bool = True, students: bool = True
+    ) -> None:
+        with session.lock:
+            views = [(sid, room.state_for(sid)) for sid in room.presenter_sids
+                     if sid in session.connections] if presenters else []
+            shared = room.shared_student_state() if students else None
+        for sid, state in views:
+            self.socketio.emit("class", state, to=sid)
+        if shared is not None:
+            self._count_sent[room.code] = time.monotonic()
+            self.socketio.emit("class", shared, to=room.room)
+        self.persist(room)
 
     def _later(self, room: Classroom, session: Session, wait: float) -> None:
         self.socketio.sleep(wait)
         self._count_pending.discard(room.code)
         if session.classroom is room:
-            with session.lock:
-                shared = room.shared_student_state()
-            self._count_sent[room.code] = time.monotonic()
-            self.socketio.emit("class", shared, to=room.room)
+            self._send_views(room, session)
+
+    def persist(self, room: Classroom) -> None:
+        """Keep what a classroom needs to survive its worker (the cluster subclass does)."""
 
     def _prune(self) -> None:
         """Forget classrooms whose presenter session expired."""
