@@ -73,8 +73,8 @@ class RaftLog:
 
     __slots__ = (
         "_chunks", "_tail", "_dchunks", "_dtail", "_owns_tail", "_offset", "_tail_from",
-        "last_index",
-        "snapshot_index", "snapshot_term", "snapshot_digest", "truncations", "changed_from",
+        "last_index", "snapshot_index", "snapshot_term", "snapshot_digest", "truncations",
+        "changed_from",
     )
 
     def __init__(self, entries: list[LogEntry] | tuple[LogEntry, ...] = ()) -> None:

@@ -439,7 +439,7 @@ class Cluster:
         self._arrive(envelope_id)
 
     def _arrive(self, envelope_id: int) -> None:
-        env = self.network.in_flight.pop(envelope_id, None)  # Network.take, inlined
+        env = self.network.take(envelope_id)
         if env is None:
             return
         msg = env.msg
@@ -456,8 +456,7 @@ class Cluster:
                 self._note_arrival(env, Outcome.QUEUED)
                 host.inbox.append(msg)
             else:
-                if self.record is not None:
-                    self._note_arrival(env, Outcome.DELIVERED)
+                self._note_arrival(env, Outcome.DELIVERED)
                 self._run(host, host.node.step(msg, host.local(self.now)))
             return
         client = self.clients.get(msg.dst)

@@ -125,7 +125,7 @@ class Network:
 
     def send(self, msg: Message, now: float) -> list[Envelope]:
         """Put a message in flight; returns one envelope, or two when duplicated."""
-        p = self.links.get((msg.src, msg.dst), self.defaults) if self.links else self.defaults
+        p = self.params(msg.src, msg.dst)
         self.sent += 1
         kind = _KIND_NAMES.get(type(msg))
         if kind is None:
