@@ -28,7 +28,7 @@ class Snapshot(Immutable):
     config"): the voters, and the old voters too when it was taken during joint consensus.
     ``digest`` is the log's chain digest at the last
     included index, kept so the safety checkers can compare a compacted prefix with other
-    logs; like all digests it is process-local bookkeeping, never protocol input.
+    logs; like all digests it is bookkeeping, never protocol input.
     """
 
     last_included_index: int
@@ -64,8 +64,8 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
             "old_voters": None if snapshot.configuration.old_voters is None
             else sorted(snapshot.configuration.old_voters),
         },
-        # Fixed width: digests come from Python's (per-process) hash, and a variable-length
-        # number would change the snapshot's size, its chunks and so the run between processes.
+        # Fixed width: a variable-length number would make the snapshot's size, its chunks and
+        # so the run depend on the digest's value.
         "digest": format(snapshot.digest & _U64, "016x"),
         "data": [list(kv) for kv in s.data],
         "locks": [[k, lock.holder, lock.token, lock.expires_at] for k, lock in s.locks],
