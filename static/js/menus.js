@@ -3,6 +3,7 @@
 
 import { attr, byId, el } from "./dom.js";
 import * as membership from "./views/membership.js";
+import * as scripting from "./views/scripting.js";
 
 // A slow disk: longer than the default election timeout (150-300 ms), so a leader whose
 // heartbeats wait behind it loses its followers (the slow-disk lesson).
@@ -78,6 +79,7 @@ export class Menus {
       ...membership.nodeButtons(n, this.ctx.store.snapshot, cmd),
       ...(this.ctx.store.snapshot?.protocol === "raft" ? [this.snapshotButton(n, crashed || paused)] : []),
       ...this.diskButton(id, n),
+      ...scripting.nodeButtons(n),
     ];
   }
 
@@ -205,6 +207,7 @@ export class Menus {
         el("button", { type: "button", "data-testid": "link-cut-ab", text: `→ cut ${a}→${b} only`, onclick: act({ type: "cut", src: a, dst: b, both: false }) }),
         el("button", { type: "button", "data-testid": "link-cut-ba", text: `← cut ${b}→${a} only`, onclick: act({ type: "cut", src: b, dst: a, both: false }) }),
         el("button", { type: "button", class: "btn-primary", "data-testid": "link-heal", text: "heal this link", disabled: !(ab || ba), onclick: act({ type: "restore", src: a, dst: b, both: true }) })),
+      scripting.linkSection(a, b, () => this.close()),
       el("p", { class: "pop-note", text: "A partition (drag a server to another side) also blocks links; heal it from the Network panel." }));
     attr(this.box, "data-testid", "link-menu");
     this.place(at.x, at.y, 10);

@@ -10,6 +10,7 @@ import { attr, el, keyed, svg, text } from "../dom.js";
 import { byNodeId } from "../format.js";
 import * as paxos from "./paxos.js";
 import * as membership from "./membership.js";
+import * as scripting from "./scripting.js";
 
 const DRAG_START_PX = 6;
 const TWEEN_MS = 220;
@@ -348,7 +349,7 @@ class ClusterView {
         const line = svg("line", { class: "link-line" });
         const hit = svg("line", { class: "link-hit" });
         const badge = svg("g", { class: "link-badge" }, svg("rect", { rx: 5, height: 18, y: -9 }), svg("text", { y: 4 }));
-        const g = svg("g", { class: "link", "data-testid": `link-${a}-${b}`, "data-a": a, "data-b": b }, line, hit, badge, svg("title", { text: `link ${a} ↔ ${b}: click to cut or heal` }));
+        const g = svg("g", { class: "link", "data-testid": `link-${a}-${b}`, "data-a": a, "data-b": b }, line, hit, badge, svg("title", { text: `link ${a} ↔ ${b}: click to cut or heal it, or drop one kind of message on it` }));
         g.parts = { line, hit, badge, label: badge.lastChild, rect: badge.firstChild };
         hit.addEventListener("click", (e) => {
           e.stopPropagation();
@@ -377,6 +378,10 @@ class ClusterView {
       else if (ab) { state = "oneway"; label = `${a}→${b} ✕`; }
       else if (ba) { state = "oneway"; label = `${b}→${a} ✕`; }
       else if (split) state = "split";
+      if (!label) {
+        label = scripting.linkLabel(snap, a, b);
+        if (label) state = split ? "split" : "kind";
+      }
       attr(g, "class", `link link-${state}`);
       attr(g, "data-state", state);
       text(g.parts.label, label);
