@@ -220,7 +220,8 @@ class Scripting {
     const src = choose("inject-src", other);
     const dst = choose("inject-dst", dstId);
     const term = el("input", { type: "number", min: 0, step: 1, required: true, "data-testid": "inject-term" });
-    const termHint = el("small", { class: "script-hint", "data-testid": "inject-term-hint" });
+    const termHint = el("p", { class: "script-note", id: "inject-term-hint", "data-testid": "inject-term-hint" });
+    term.setAttribute("aria-describedby", "inject-term-hint");
     const what = el("p", { class: "script-note", "data-testid": "inject-what" });
     const fieldsBox = el("div", { class: "script-grid" });
     let inputs = new Map();
@@ -266,9 +267,10 @@ class Scripting {
     const form = el("form", { class: "script-form", method: "dialog", "data-testid": "inject-form" },
       el("div", { class: "script-grid" }, labelled("kind", kind), labelled("from", src), labelled("to", dst)),
       what,
-      el("div", { class: "script-grid" }, labelled("term", term, termHint)),
+      el("div", { class: "script-grid" }, labelled("term", term)),
+      termHint,
       fieldsBox,
-      el("p", { class: "script-note", text: "Defaults come from the receiver's state now (its term, last log index and term, commit index). Press Send again to inject another copy." }),
+      el("p", { class: "script-note", text: "Defaults come from the receiver's state now: its term, last log index and term, commit index." }),
       this.buttons("Send", "inject-submit"));
     fill();
     const error = this.open(`Send ${dstId} a hand-made message`, dstId, form);
@@ -310,6 +312,7 @@ class Scripting {
     const kind = el("select", { "aria-label": "kind of message to drop", "data-testid": "link-drop-kind" }, ...KINDS.map((k) => el("option", { value: k, text: k })));
     const way = el("select", { "aria-label": "direction", "data-testid": "link-drop-way" },
       el("option", { value: "ab", text: `${a}→${b}` }), el("option", { value: "ba", text: `${b}→${a}` }), el("option", { value: "both", text: "both ways" }));
+    if (snap.leader === b) way.value = "ba"; // what a leader sends is what one usually means
     const form = el("form", { class: "pop-form", "data-testid": "link-drop-form" },
       el("span", { class: "pop-label", text: "Drop only one kind of message" }),
       el("div", { class: "pop-row" }, kind, way, el("button", { type: "submit", class: "btn-danger", "data-testid": "link-drop-submit", text: "Drop" })));
@@ -351,10 +354,13 @@ class Scripting {
     });
     this.rules = el("ul", { class: "script-rules", "data-testid": "drop-rules" });
     this.rulesHead = el("p", { class: "hint", "data-testid": "drop-rules-head" });
+    // Folded until wanted (the panel is long on a laptop); the rules in force always show.
     box.append(
-      el("p", { class: "pop-label", text: "Drop one kind of message" }),
-      el("p", { class: "hint", text: "e.g. only AppendEntries, while replies still flow. Per link: click the link." }),
-      form, this.rulesHead, this.rules);
+      el("details", { class: "dropkind-details", "data-testid": "drop-details" },
+        el("summary", { text: "Drop one kind of message" }),
+        el("p", { class: "hint", text: "e.g. only AppendEntries, while replies still flow. For one link: click the link." }),
+        form),
+      this.rulesHead, this.rules);
   }
 
   jitterText(v) {
@@ -380,7 +386,8 @@ class Scripting {
       }
     }
     const rows = rules.flatMap((r) => r.kinds.map((k) => ({ key: `${r.src}>${r.dst}>${k}`, src: r.src, dst: r.dst, kind: k })));
-    text(this.rulesHead, rows.length ? `Dropping now (${rows.length}):` : "No kind of message is being dropped.");
+    text(this.rulesHead, `Dropping now (${rows.length}):`);
+    this.rulesHead.hidden = !rows.length;
     keyed(this.rules, rows, (r) => r.key, (r) => el("li", { "data-testid": "drop-rule", "data-kind": r.kind, "data-src": r.src, "data-dst": r.dst },
       el("span", { text: ruleText(r.src, r.dst, r.kind) }),
       el("button", { type: "button", class: "btn-small", "aria-label": `Remove: ${ruleText(r.src, r.dst, r.kind)}`, "data-testid": "drop-rule-remove", text: "Remove",
