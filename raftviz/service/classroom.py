@@ -30,6 +30,7 @@ MAX_QUESTION = 300
 MAX_CHOICE = 120
 MIN_CHOICES = 2
 MAX_CHOICES = 6
+RECORD_VERSION = 1  # of Classroom.record, as stored beside the sessions
 
 
 class ClassroomError(CommandError):
@@ -116,11 +117,12 @@ class Poll:
 class Classroom:
     """The presenter's session token, its students, who controls it, and the current poll."""
 
-    def __init__(self, code: str, secret: str, token: str, presenter_sid: str) -> None:
+    def __init__(self, code: str, secret: str, token: str, presenter_sid: str | None) -> None:
         self.code = code
         self.secret = secret
         self.token = token  # the presenter session's token
-        self.presenter_sids: set[str] = {presenter_sid}
+        # None: brought back by a student before its presenter (raftviz/service/store/rooms.py)
+        self.presenter_sids: set[str] = set() if presenter_sid is None else {presenter_sid}
         self.students: dict[str, Student] = {}  # sid -> student
         self.controller: str | None = None  # the sid of the student holding control
         self.poll: Poll | None = None
@@ -129,6 +131,30 @@ class Classroom:
         self.room = f"class:{code}"
         self.capacity = MAX_STUDENTS  # raised by the number of workers in a deployment
         self._joined = 0
+
+    def record(self) -> dict[str, Any]:
+        """What a restarted server needs to carry this classroom on (besides its session)."""
+        return {"version": RECORD_VERSION, "secret": self.secret,
+                "poll": None if self.poll is None else self.poll.to_json()}
+
+    @classmethod
+    def from_record(cls, code: str, token: str, data: Any, presenter_sid: str | None) -> Classroom:
+        """The classroom of a stored record; ClassroomError when the record is not one.
+
+        Every socket is new after a restart, so the poll comes back without its answers
+        (students answer again); its question, choices and whether it was open stay.
+        """
+        if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
+            raise ClassroomError(f"classroom {code}: the stored record is not of version "
+                                 f"{RECORD_VERSION}")
+        secret = data.get("secret")
+        if not isinstance(secret, str) or not secret:
+            raise ClassroomError(f"classroom {code}: the stored record has no secret")
+        room = cls(code, secret, token, presenter_sid)
+        if data.get("poll") is not None:
+            room.poll = Poll.from_json(data["poll"])
+            room.poll.answers.clear()
+        return room
 
     def check_secret(self, secret: Any) -> None:
         if not isinstance(secret, str) or not hmac.compare_digest(secret, self.secret):
@@ -273,6 +299,11 @@ class Classrooms:
         self._by_code[code] = room
         self._by_token[token] = room
         return room
+
+    def adopt(self, room: Classroom) -> None:
+        """Hold a classroom this server did not create (restored, or taken over)."""
+        self._by_code[room.code] = room
+        self._by_token[room.token] = room
 
     def _new_code(self) -> str:
         while True:

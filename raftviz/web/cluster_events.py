@@ -22,6 +22,7 @@ from flask import Flask, request
 from raftviz.service.classroom import MAX_STUDENTS, Classroom, ClassroomError, Poll, normalize_code
 from raftviz.service.sessions import Connection, Session
 from raftviz.service.store.cluster_link import ClusterLink
+from raftviz.service.store.rooms import RoomStore
 from raftviz.web.classroom_events import MAX_CODE, ClassroomEvents
 from raftviz.web.events import Ack, EventHandlers, error, ok
 from raftviz.web.hello import hello_message
@@ -37,8 +38,9 @@ NOT_ANSWERING = ("the classroom's presenter is reconnecting to another server; t
 class ClusterClassroomEvents(ClassroomEvents):
     """:class:`ClassroomEvents` plus ownership in Redis and forwarding between workers."""
 
-    def __init__(self, handlers: EventHandlers, link: ClusterLink, app: Flask) -> None:
-        super().__init__(handlers)
+    def __init__(self, handlers: EventHandlers, link: ClusterLink, app: Flask,
+                 rooms: RoomStore | None = None) -> None:
+        super().__init__(handlers, rooms=rooms)
         self.link = link
         self.app = app
         self.remote: dict[str, tuple[str, str]] = {}  # local student sid -> (code, name)
@@ -95,8 +97,7 @@ class ClusterClassroomEvents(ClassroomEvents):
             room = Classroom(code, record["secret"], session.token, conn.sid)
             room.capacity = MAX_STUDENTS * self.workers
             room.poll = self._stored_poll(code, record.get("poll"))
-            self.classrooms._by_code[code] = room  # noqa: SLF001 - adopting a known code
-            self.classrooms._by_token[session.token] = room  # noqa: SLF001
+            self.classrooms.adopt(room)
             session.classroom = room
             room.frames.full = True
             state = room.state_for(conn.sid)
@@ -135,9 +136,16 @@ class ClusterClassroomEvents(ClassroomEvents):
                 del poll.answers[sid]
         self._changed(room, session)
 
+    def adopted(self, room: Classroom, session: Session) -> None:
+        """A classroom restored from the store (every worker had stopped): this worker owns it."""
+        room.capacity = MAX_STUDENTS * self.workers
+        self.link.register(room.code, session.token, room.secret)
+
     def persist(self, room: Classroom) -> None:
         """The poll goes to Redis with every change the members see, so a worker taking the
-        classroom over carries it on."""
+        classroom over carries it on with its answers (the students on other workers keep
+        their sockets); the record beside the session is stored as in one worker."""
+        super().persist(room)
         poll = room.poll
         try:
             self.link.save_poll(room.code, None if poll is None else json.dumps(poll.to_json()))
