@@ -64,7 +64,6 @@ def test_heartbeat_now_restarts_a_followers_election_timer(lab: Lab, save_screen
 
     menu = lab.open_menu(leader)
     menu.get_by_role("button", name="Send heartbeats now").click()
-    expect(page.get_by_test_id("narration")).to_contain_text(f"{leader}")
 
     def new_heartbeat() -> int | None:
         for m in snapshot(lab)["messages"]:
@@ -232,6 +231,23 @@ def test_inject_a_higher_term_request_vote_makes_the_target_step_up_and_vote(
         return lab.term(target) == term + 1
 
     lab.wait_until(stepped, what=f"{target} to step up to term {term + 1}")
+    assert node_state(lab, target)["voted_for"] == sender
+
+    # The teacher's question: a RequestVote from a stale term is refused, and changes nothing.
+    lab.open_menu(target).get_by_test_id("action-inject").click()
+    dialog = page.get_by_test_id("script-dialog")
+    dialog.get_by_label("from").select_option(leader)
+    dialog.get_by_test_id("inject-term").fill(str(term))
+    dialog.get_by_role("button", name="Send").click()
+    expect(dialog).to_be_hidden()
+
+    def refused() -> bool:
+        page.get_by_test_id("advance-10").click()
+        return any(m["kind"] == "RequestVoteReply" and m["from"] == target and m["to"] == leader
+                   and m["term"] == term + 1 and "refused" in m["summary"]
+                   for m in snapshot(lab)["messages"] + snapshot(lab)["dropped"])
+
+    lab.wait_until(refused, what=f"{target} to refuse the stale RequestVote")
     assert node_state(lab, target)["voted_for"] == sender
 
     # A bad field comes back from the server and is shown in the dialog, which stays open.
