@@ -62,8 +62,11 @@ export class Menus {
     return el("div", { class: "pop-head" }, el("div", {}, el("strong", { text: title }), sub ? el("span", { class: "pop-sub", text: sub }) : null), close);
   }
 
-  /** The actions for one server, as buttons (used in the menu and the inspector). */
-  nodeButtons(id) {
+  /**
+   * The actions for one server, as buttons (used in the menu and the inspector); the menu
+   * shows the scripting ones in a section of their own (`byHand` false).
+   */
+  nodeButtons(id, byHand = true) {
     const n = this.ctx.store.node(id);
     if (!n) return [];
     const cmd = (c) => () => this.ctx.command(c);
@@ -79,7 +82,7 @@ export class Menus {
       ...membership.nodeButtons(n, this.ctx.store.snapshot, cmd),
       ...(this.ctx.store.snapshot?.protocol === "raft" ? [this.snapshotButton(n, crashed || paused)] : []),
       ...this.diskButton(id, n),
-      ...scripting.nodeButtons(n),
+      ...(byHand ? scripting.nodeButtons(n) : []),
     ];
   }
 
@@ -174,13 +177,19 @@ export class Menus {
       write.classList.add("is-disabled");
       read.classList.add("is-disabled");
     }
+    const closing = (b) => {
+      b.addEventListener("click", () => this.close());
+      return b;
+    };
+    const byHand = scripting.nodeButtons(n).map(closing);
     this.box.replaceChildren(
       this.header(id, `${role} · term ${n.term}`),
-      el("div", { class: "pop-actions" }, ...this.nodeButtons(id).map((b) => {
-        b.addEventListener("click", () => this.close());
-        return b;
-      })),
-      write, read, this.networkForm(id));
+      el("div", { class: "pop-actions" }, ...this.nodeButtons(id, false).map(closing)),
+      write, read,
+      byHand.length ? el("div", { class: "pop-form pop-byhand", "data-testid": "by-hand" },
+        el("span", { class: "pop-label", text: "By hand (scripting)" }),
+        el("div", { class: "pop-actions" }, ...byHand)) : null,
+      this.networkForm(id));
     attr(this.box, "data-testid", `node-menu-${id}`);
     this.place(at.x, at.y, at.r + 14);
     if (focus === "write") value.focus();
