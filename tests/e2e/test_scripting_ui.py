@@ -357,3 +357,28 @@ def test_scripting_controls_have_no_serious_violations_and_fit_the_screen(
         audit(page, f"{name}: propose dialog")
         save_screenshot(page, f"{name}-propose", full_page=False)
         page.keyboard.press("Escape")
+
+
+def test_rule_list_follows_the_run_through_a_jump_back_and_other_senders(lab: Lab) -> None:
+    page = lab.page
+    elected(lab)
+    rules = page.get_by_test_id("drop-rule")
+    before = lab.sim_time()
+    advance(lab, 100)
+    # A rule set outside the page's own controls (a lesson, the CLI, a script) is listed too.
+    ack = page.evaluate(
+        "() => window.raftviz.api.command("
+        "{type: 'drop_kind', kinds: ['TimeoutNow', 'AppendEntries'], src: 'n1', dst: '*'})"
+    )
+    assert ack["ok"], ack
+    expect(rules).to_have_count(2)
+    expect(rules.first).to_contain_text("any server")
+    advance(lab, 100)
+    end = lab.sim_time()
+
+    page.get_by_test_id("scrubber").fill(str(int(before)))
+    lab.wait_until(lambda: lab.sim_time() <= before + 1, what="the jump back")
+    expect(rules).to_have_count(0)
+    page.get_by_test_id("scrubber").fill(str(int(end)))
+    lab.wait_until(lambda: lab.sim_time() >= int(end), what="the jump forward")
+    expect(rules).to_have_count(2)
