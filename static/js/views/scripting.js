@@ -94,6 +94,13 @@ export function linkLabel(snap, a, b) {
   return "";
 }
 
+/** Where a link's drop-rule badge sits, from a (0) to b (1): nearer the end that sends. */
+export function linkLabelAt(snap, a, b) {
+  const ab = kindsOn(snap, a, b).length > 0;
+  const ba = kindsOn(snap, b, a).length > 0;
+  return ab === ba ? 0.5 : ab ? 0.38 : 0.62;
+}
+
 function lastLogTerm(n) {
   const log = n?.log || [];
   const last = log[log.length - 1];
