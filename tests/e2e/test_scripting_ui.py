@@ -320,6 +320,8 @@ def test_scripting_controls_have_no_serious_violations_and_fit_the_screen(
 ) -> None:
     for viewport, name in ((None, "laptop"), (PROJECTOR, "projector")):
         page = a11y_page(**({"viewport": viewport} if viewport else {}))
+        errors: list[str] = []
+        page.on("pageerror", lambda exc, seen=errors: seen.append(str(exc)))
         lab = Lab(page, server_url + "/").open()
         if viewport:
             page.get_by_test_id("projector-toggle").click()
@@ -357,6 +359,7 @@ def test_scripting_controls_have_no_serious_violations_and_fit_the_screen(
         audit(page, f"{name}: propose dialog")
         save_screenshot(page, f"{name}-propose", full_page=False)
         page.keyboard.press("Escape")
+        assert not errors, errors
 
 
 def test_rule_list_follows_the_run_through_a_jump_back_and_other_senders(lab: Lab) -> None:
