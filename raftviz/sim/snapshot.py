@@ -12,6 +12,7 @@ log when its index is at least ``diverge_from``. See docs/snapshot.md for every 
 from __future__ import annotations
 
 import math
+from collections.abc import Reversible
 from typing import Any
 
 from raftviz.core.log import RaftLog
@@ -35,7 +36,7 @@ def snapshot(
     """Everything a view needs; ``log_from`` limits each node's entries to index >= a start."""
     leader_host = cluster.hosts.get(cluster.leader) if cluster.leader else None
     leader = leader_host.node if leader_host is not None else None
-    events = [e for e in cluster.narration if e.seq > since_event][-max_events:]
+    events = _events_since(cluster.narration, since_event, max_events)
     teaching = cluster.settings.teaching_modes()
     bound = getattr(cluster.settings, "lease_drift_bound", None)
     drifting = [
@@ -84,6 +85,21 @@ def snapshot(
             for m in cluster.milestones
         ],
     }
+
+
+def _events_since(narration: Reversible[Any], since: int, limit: int) -> list[Any]:
+    """The last ``limit`` events (all when ``limit`` is 0) numbered above ``since``.
+
+    Read from the newest back (narration is in ``seq`` order), so a frame costs what it sends,
+    not the length of the narration.
+    """
+    newest: list[Any] = []
+    for e in reversed(narration):
+        if e.seq <= since or len(newest) == limit:
+            break
+        newest.append(e)
+    newest.reverse()
+    return newest
 
 
 def _settings(cluster: Cluster) -> dict[str, Any]:
@@ -135,21 +151,25 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
         )
         base.update(_membership(cluster, host.id, p.configs.latest if p.configs else None, leader))
         return base
+    role = node.role
     election = None
-    if node.role is not Role.LEADER and node.campaigns():  # learners never time out
+    if role is not Role.LEADER and node.campaigns():  # learners never time out
+        timeout = node.election_timeout
         elapsed = max(local - node.election_started_at, 0.0)
         election = {
-            "timeout": round(node.election_timeout, 3),
-            "elapsed": round(min(elapsed, node.election_timeout), 3),
-            "fraction": round(min(elapsed / node.election_timeout, 1.0), 4),
+            "timeout": round(timeout, 3),
+            "elapsed": round(min(elapsed, timeout), 3),
+            "fraction": round(min(elapsed / timeout, 1.0), 4),
             "deadline": round(host.to_real(node.election_deadline), 3),
         }
     leader_state = None
-    if node.role is Role.LEADER:
+    log = node.log
+    if role is Role.LEADER:
+        last = log.last_index
         leader_state = {
             "next_index": dict(node.next_index),
             "match_index": dict(node.match_index),
-            "lag": {p: node.log.last_index - m for p, m in node.match_index.items()},
+            "lag": {p: last - m for p, m in node.match_index.items()},
             "lease_remaining": round(max(node.lease_until - local, 0.0), 3),
             "heartbeat_in": round(max(node.heartbeat_deadline - local, 0.0), 3),
             "pending_reads": len(node.pending_reads),
@@ -160,38 +180,39 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
                     "size": len(send.raw),
                 }
                 for peer, send in sorted(node.snapshot_sends.items())
-            },
+            } if node.snapshot_sends else {},
             "transfer_to": node.transfer_target,
         }
     download = node.snapshot_download
-    base.update(
-        role=node.role.value,
-        term=node.current_term,
-        voted_for=node.voted_for,
-        commit_index=node.commit_index,
-        last_applied=node.last_applied,
-        log_length=node.log.last_index,
-        log=_entries(node.log, log_from),
-        snapshot=_compacted(node.log),
-        snapshot_download=None if download is None else {
-            "last_included_index": download.last_included_index,
-            "received": len(download.data),
-            "size": download.size,
-        },
-        diverge_from=diverge_from(node.log, leader),
-        kv=dict(sorted(node.sm.data.items())),
-        locks=node.sm.lock_view(),
-        votes=sorted(node.votes_received) if node.role is not Role.FOLLOWER else [],
-        votes_refused=sorted(node.votes_refused) if node.role is not Role.FOLLOWER else [],
-        leader_id=node.leader_id,
-        election=election,
-        leader_state=leader_state,
-        inbox=len(host.inbox),
-        disk=_disk(cluster, host),
-    )
+    follower = role is Role.FOLLOWER
+    base["role"] = role.value
+    base["term"] = node.current_term
+    base["voted_for"] = node.voted_for
+    base["commit_index"] = node.commit_index
+    base["last_applied"] = node.last_applied
+    base["log_length"] = log.last_index
+    base["log"] = _entries(log, log_from)
+    base["snapshot"] = _compacted(log)
+    base["snapshot_download"] = None if download is None else {
+        "last_included_index": download.last_included_index,
+        "received": len(download.data),
+        "size": download.size,
+    }
+    base["diverge_from"] = diverge_from(log, leader)
+    base["kv"] = dict(sorted(node.sm.data.items()))
+    base["locks"] = node.sm.lock_view()
+    base["votes"] = [] if follower else sorted(node.votes_received)
+    base["votes_refused"] = [] if follower else sorted(node.votes_refused)
+    base["leader_id"] = node.leader_id
+    base["election"] = election
+    base["leader_state"] = leader_state
+    base["inbox"] = len(host.inbox)
+    base["disk"] = _disk(cluster, host)
     base.update(_membership(cluster, host.id, node.config, leader))
-    if node.role is Role.LEADER:
-        base["config"]["learner"] = node.catch_up.server if node.catch_up else None
+    if role is Role.LEADER:
+        base["config"] = {
+            **base["config"], "learner": node.catch_up.server if node.catch_up else None
+        }
     return base
 
 
@@ -243,7 +264,22 @@ def _membership(
         membership = "voter"
     else:
         membership = "removed"
-    return {"config": config.to_json(), "membership": membership}
+    return {"config": _config_json(config), "membership": membership}
+
+
+# Configuration.to_json by value (configurations are immutable; a run sees a handful). The
+# dicts are shared between nodes and frames, so nothing may change one in place.
+_CONFIG_JSON: dict[Configuration, dict[str, object]] = {}
+_CONFIG_JSON_MAX = 256
+
+
+def _config_json(config: Configuration) -> dict[str, object]:
+    cached = _CONFIG_JSON.get(config)
+    if cached is None:
+        if len(_CONFIG_JSON) >= _CONFIG_JSON_MAX:
+            _CONFIG_JSON.clear()
+        cached = _CONFIG_JSON[config] = config.to_json()
+    return cached
 
 
 def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, Any]:
@@ -335,10 +371,11 @@ def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, An
 
 def _entries(log: RaftLog, start: int) -> list[list[Any]]:
     """Entries from ``start`` (none inside the snapshot) as ``[index, term, command]``."""
-    return [
-        [index, log.entry(index).term, log.entry(index).command.describe()]
-        for index in range(max(start, log.first_index), log.last_index + 1)
-    ]
+    entries = []
+    for index in range(max(start, log.first_index), log.last_index + 1):
+        entry = log.entry(index)
+        entries.append([index, entry.term, entry.command.describe()])
+    return entries
 
 
 def _compacted(log: RaftLog) -> dict[str, int] | None:
@@ -362,6 +399,9 @@ def diverge_from(log: RaftLog, leader: RaftNode | None) -> int | None:
     floor = max(log.snapshot_index, lead.snapshot_index)
     if top < floor:
         return None  # the leader compacted past this log's end: nothing left to compare
+    if log.digest(top) == lead.digest(top):
+        # The usual case, a follower in step: prefixes match up to top.
+        return None if top == log.last_index else top + 1
     if log.digest(floor) != lead.digest(floor):
         return log.first_index
     lo, hi = floor, top  # invariant: prefixes match up to lo
@@ -377,23 +417,47 @@ def diverge_from(log: RaftLog, leader: RaftNode | None) -> int | None:
 
 
 def _message(env: Envelope, now: float) -> dict[str, Any]:
-    msg = env.msg
+    parts = _MESSAGE_PARTS.get(id(env))
+    if parts is None or parts[0] is not env:
+        if len(_MESSAGE_PARTS) >= _MESSAGE_PARTS_MAX:
+            _MESSAGE_PARTS.clear()
+        parts = _MESSAGE_PARTS[id(env)] = (env, *_message_parts(env))
     span = max(env.deliver_at - env.sent_at, 1e-9)
     return {
-        "id": env.id,
-        "kind": msg.kind.value,
-        "from": msg.src,
-        "to": msg.dst,
-        "term": msg.term,
-        "sent": env.sent_at,
-        "deliver": env.deliver_at,
+        **parts[1],
         "progress": round(min(max((now - env.sent_at) / span, 0.0), 1.0), 4),
-        "reply": msg.is_reply,
-        "doomed": env.lost,
-        "duplicate": env.duplicate,
-        "summary": msg.summary(),
-        "chunk": _chunk(msg) if isinstance(msg, InstallSnapshot) else None,
+        **parts[2],
     }
+
+
+# An envelope is immutable, so all of its entry but ``progress`` is built once (by object:
+# each entry keeps its envelope alive, so an id is never reused while cached). Shared between
+# frames, so nothing may change these dicts in place.
+_MESSAGE_PARTS: dict[int, tuple[Envelope, dict[str, Any], dict[str, Any]]] = {}
+_MESSAGE_PARTS_MAX = 4096
+
+
+def _message_parts(env: Envelope) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields of a message's entry before and after ``progress``."""
+    msg = env.msg
+    return (
+        {
+            "id": env.id,
+            "kind": msg.kind.value,
+            "from": msg.src,
+            "to": msg.dst,
+            "term": msg.term,
+            "sent": env.sent_at,
+            "deliver": env.deliver_at,
+        },
+        {
+            "reply": msg.is_reply,
+            "doomed": env.lost,
+            "duplicate": env.duplicate,
+            "summary": msg.summary(),
+            "chunk": _chunk(msg) if isinstance(msg, InstallSnapshot) else None,
+        },
+    )
 
 
 def _chunk(msg: InstallSnapshot) -> dict[str, Any]:
