@@ -103,8 +103,20 @@ def _events_since(narration: Reversible[Any], since: int, limit: int) -> list[An
 
 
 def _settings(cluster: Cluster) -> dict[str, Any]:
+    """The settings as a dict: the same dict while the (frozen) settings object stays."""
     s = cluster.settings
-    return {name: getattr(s, name) for name in s.__dataclass_fields__}
+    cached = _SETTINGS.get(id(s))
+    if cached is None or cached[0] is not s:
+        if len(_SETTINGS) >= _SETTINGS_MAX:
+            _SETTINGS.clear()
+        cached = _SETTINGS[id(s)] = (s, {name: getattr(s, name) for name in s.__dataclass_fields__})
+    return cached[1]
+
+
+# Frozen settings objects (each entry keeps its object alive, so an id is never reused while
+# cached) and their dicts, shared between frames: nothing may change one in place.
+_SETTINGS: dict[int, tuple[object, dict[str, Any]]] = {}
+_SETTINGS_MAX = 256
 
 
 def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) -> dict[str, Any]:

@@ -101,12 +101,14 @@ def build_frame(
             if starts[node] == mark.length + 1 and log.last_index == mark.length:
                 continue  # nothing changed in this log
             state.logs[node] = log_mark(log, min(mark.first, starts[node]))
+        sent = state.sent
         for key in [k for k in frame if k not in ALWAYS_SENT]:
             value = frame[key]
-            if key in state.sent and state.sent[key] == value:
+            # The snapshot hands out the same object for a part it did not rebuild.
+            if key in sent and (sent[key] is value or sent[key] == value):
                 del frame[key]
             else:
-                state.sent[key] = value
+                sent[key] = value
     state.last_event_seq = frame["last_event_seq"]
     state.full = False
     frame["full"] = full
