@@ -12,7 +12,8 @@ log when its index is at least ``diverge_from``. See docs/snapshot.md for every 
 from __future__ import annotations
 
 import math
-from collections.abc import Reversible
+import weakref
+from collections.abc import Hashable, Reversible
 from typing import Any
 
 from raftviz.core.log import RaftLog
@@ -32,8 +33,15 @@ def snapshot(
     since_event: int = 0,
     log_from: dict[str, int] | None = None,
     max_events: int = CHECKPOINT_EVENTS,
+    version: Hashable | None = None,
 ) -> dict[str, Any]:
-    """Everything a view needs; ``log_from`` limits each node's entries to index >= a start."""
+    """Everything a view needs; ``log_from`` limits each node's entries to index >= a start.
+
+    ``version`` is the caller's promise about commands: it changes whenever a command may have
+    changed the cluster (History's position in its command log does). While neither it nor
+    the events processed change, only time has moved, and a Raft node's entry is its previous
+    one with the fields that run with the clock brought up to date (see :class:`_Quiet`).
+    """
     leader_host = cluster.hosts.get(cluster.leader) if cluster.leader else None
     leader = leader_host.node if leader_host is not None else None
     events = _events_since(cluster.narration, since_event, max_events)
@@ -60,10 +68,7 @@ def snapshot(
         "clock_beyond_bound": drifting,
         "lease_breakers": sorted(cluster.lease_breakers),
         "leader": cluster.leader,
-        "nodes": [
-            _node(cluster, host, leader, (log_from or {}).get(host.id, 1))
-            for host in cluster.hosts.values()
-        ],
+        "nodes": _nodes(cluster, leader, log_from or {}, version),
         "messages": [_message(env, cluster.now) for env in cluster.network.in_flight.values()],
         "dropped": [
             {**_message(env, cluster.now), "lost_at": round(t, 3), "why": why}
@@ -119,6 +124,65 @@ _SETTINGS: dict[int, tuple[object, dict[str, Any]]] = {}
 _SETTINGS_MAX = 256
 
 
+class _Quiet:
+    """A cluster's node entries as last built, and the position they were built at."""
+
+    __slots__ = ("key", "nodes", "__weakref__")
+
+    def __init__(self) -> None:
+        self.key: tuple[int, int, Hashable] | None = None
+        self.nodes: dict[str, dict[str, Any]] = {}
+
+
+# Per cluster object (a jump back restores a copy, which starts afresh). Node state changes
+# only when an event is processed or a command applied; between those, time alone moves the
+# clocks, election timers, lease and heartbeat countdowns and the fsync under way.
+_QUIET: weakref.WeakKeyDictionary[Cluster, _Quiet] = weakref.WeakKeyDictionary()
+
+
+def _nodes(
+    cluster: Cluster, leader: Node | None, log_from: dict[str, int], version: Hashable | None
+) -> list[dict[str, Any]]:
+    hosts = cluster.hosts.values()
+    if version is None or cluster.config.protocol != "raft":
+        return [_node(cluster, host, leader, log_from.get(host.id, 1)) for host in hosts]
+    quiet = _QUIET.get(cluster)
+    if quiet is None:
+        quiet = _QUIET[cluster] = _Quiet()
+    key = (cluster.events_processed, cluster.next_event_seq, version)
+    if key == quiet.key and len(quiet.nodes) == len(cluster.hosts):
+        before = quiet.nodes
+        return [_node_again(cluster, host, before[host.id], log_from.get(host.id, 1))
+                for host in hosts]
+    nodes = [_node(cluster, host, leader, log_from.get(host.id, 1)) for host in hosts]
+    quiet.key = key
+    quiet.nodes = {node["id"]: dict(node) for node in nodes}  # callers may add to theirs
+    return nodes
+
+
+def _node_again(
+    cluster: Cluster, host: NodeHost, before: dict[str, Any], log_from: int
+) -> dict[str, Any]:
+    """A Raft node's entry when only time moved since ``before`` was built."""
+    node = host.node
+    assert node is None or isinstance(node, RaftNode)
+    local = host.local(cluster.now)
+    again = dict(before)
+    again["clock"] = _clock(host, local)
+    if node is None:
+        p = host.persistent
+        assert isinstance(p, PersistentState)
+        again["log"] = _entries(p.log, log_from)
+    else:
+        again["log"] = _entries(node.log, log_from)
+        if before["election"] is not None:
+            again["election"] = _election(node, host, local)
+        if before["leader_state"] is not None:
+            again["leader_state"] = _leader_state(node, local)
+    again["disk"] = _disk(cluster, host)
+    return again
+
+
 def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) -> dict[str, Any]:
     if cluster.config.protocol == "paxos":
         return _paxos_node(cluster, host, log_from)
@@ -129,11 +193,7 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
     base: dict[str, Any] = {
         "id": host.id,
         "state": "crashed" if node is None else "paused" if host.paused else "up",
-        "clock": {
-            "local": round(local, 3),
-            "rate": host.clock_rate,
-            "frozen": host.paused and host.freeze_clock,
-        },
+        "clock": _clock(host, local),
         "incarnation": host.incarnation,
     }
     if node is None:
@@ -164,37 +224,11 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
         base.update(_membership(cluster, host.id, p.configs.latest if p.configs else None, leader))
         return base
     role = node.role
+    log = node.log
     election = None
     if role is not Role.LEADER and node.campaigns():  # learners never time out
-        timeout = node.election_timeout
-        elapsed = max(local - node.election_started_at, 0.0)
-        election = {
-            "timeout": round(timeout, 3),
-            "elapsed": round(min(elapsed, timeout), 3),
-            "fraction": round(min(elapsed / timeout, 1.0), 4),
-            "deadline": round(host.to_real(node.election_deadline), 3),
-        }
-    leader_state = None
-    log = node.log
-    if role is Role.LEADER:
-        last = log.last_index
-        leader_state = {
-            "next_index": dict(node.next_index),
-            "match_index": dict(node.match_index),
-            "lag": {p: last - m for p, m in node.match_index.items()},
-            "lease_remaining": round(max(node.lease_until - local, 0.0), 3),
-            "heartbeat_in": round(max(node.heartbeat_deadline - local, 0.0), 3),
-            "pending_reads": len(node.pending_reads),
-            "snapshot_sends": {
-                peer: {
-                    "last_included_index": send.snapshot.last_included_index,
-                    "offset": send.offset,
-                    "size": len(send.raw),
-                }
-                for peer, send in sorted(node.snapshot_sends.items())
-            } if node.snapshot_sends else {},
-            "transfer_to": node.transfer_target,
-        }
+        election = _election(node, host, local)
+    leader_state = _leader_state(node, local) if role is Role.LEADER else None
     download = node.snapshot_download
     follower = role is Role.FOLLOWER
     base["role"] = role.value
@@ -226,6 +260,47 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
             **base["config"], "learner": node.catch_up.server if node.catch_up else None
         }
     return base
+
+
+def _clock(host: NodeHost, local: float) -> dict[str, Any]:
+    return {
+        "local": round(local, 3),
+        "rate": host.clock_rate,
+        "frozen": host.paused and host.freeze_clock,
+    }
+
+
+def _election(node: RaftNode, host: NodeHost, local: float) -> dict[str, Any]:
+    """How far the election timer has run (a campaigning node other than the leader)."""
+    timeout = node.election_timeout
+    elapsed = max(local - node.election_started_at, 0.0)
+    return {
+        "timeout": round(timeout, 3),
+        "elapsed": round(min(elapsed, timeout), 3),
+        "fraction": round(min(elapsed / timeout, 1.0), 4),
+        "deadline": round(host.to_real(node.election_deadline), 3),
+    }
+
+
+def _leader_state(node: RaftNode, local: float) -> dict[str, Any]:
+    last = node.log.last_index
+    return {
+        "next_index": dict(node.next_index),
+        "match_index": dict(node.match_index),
+        "lag": {p: last - m for p, m in node.match_index.items()},
+        "lease_remaining": round(max(node.lease_until - local, 0.0), 3),
+        "heartbeat_in": round(max(node.heartbeat_deadline - local, 0.0), 3),
+        "pending_reads": len(node.pending_reads),
+        "snapshot_sends": {
+            peer: {
+                "last_included_index": send.snapshot.last_included_index,
+                "offset": send.offset,
+                "size": len(send.raw),
+            }
+            for peer, send in sorted(node.snapshot_sends.items())
+        } if node.snapshot_sends else {},
+        "transfer_to": node.transfer_target,
+    }
 
 
 def _disk(cluster: Cluster, host: NodeHost) -> dict[str, Any]:
@@ -306,8 +381,7 @@ def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, An
     base: dict[str, Any] = {
         "id": host.id,
         "state": "crashed" if node is None else "paused" if host.paused else "up",
-        "clock": {"local": round(local, 3), "rate": host.clock_rate,
-                  "frozen": host.paused and host.freeze_clock},
+        "clock": _clock(host, local),
         "incarnation": host.incarnation,
         "voted_for": None,
         "diverge_from": None,

@@ -15,6 +15,7 @@ its uncommitted tail, so this is close to the true point of divergence at a few 
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from raftviz.core.log import RaftLog
@@ -68,8 +69,13 @@ def build_frame(
     state: FrameState,
     player: dict[str, Any],
     window: int = LOG_WINDOW,
+    version: Hashable | None = None,
 ) -> dict[str, Any]:
-    """The next frame for one page; updates ``state`` to what the page will then hold."""
+    """The next frame for one page; updates ``state`` to what the page will then hold.
+
+    ``version`` changes whenever a command may have changed the cluster (see
+    :func:`~raftviz.sim.snapshot.snapshot`); None builds every part afresh.
+    """
     everyone = {host.id: node_log(host) for host in cluster.hosts.values()}
     logs = {node: log for node, log in everyone.items() if log is not None}
     full = state.full or set(state.logs) != set(logs)
@@ -84,7 +90,12 @@ def build_frame(
     if full:
         starts.update({node: max(1, log.last_index - window + 1) for node, log in logs.items()})
 
-    frame = snapshot(cluster, since_event=0 if full else state.last_event_seq, log_from=starts)
+    frame = snapshot(
+        cluster,
+        since_event=0 if full else state.last_event_seq,
+        log_from=starts,
+        version=version,
+    )
     for node in frame["nodes"]:
         node["log_from"] = starts[node["id"]]
     _patch_plain_logs(frame, state, full, set(logs))
