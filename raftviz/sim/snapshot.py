@@ -45,6 +45,57 @@ def snapshot(
     leader_host = cluster.hosts.get(cluster.leader) if cluster.leader else None
     leader = leader_host.node if leader_host is not None else None
     events = _events_since(cluster.narration, since_event, max_events)
+    memo = _memo(cluster, version)
+    if memo is not None and memo.reusable:
+        same = memo.parts
+        nodes = [
+            _node_again(cluster, host, memo.nodes[host.id], (log_from or {}).get(host.id, 1))
+            for host in cluster.hosts.values()
+        ]
+    else:
+        same = _between_events(cluster)
+        nodes = [
+            _node(cluster, host, leader, (log_from or {}).get(host.id, 1))
+            for host in cluster.hosts.values()
+        ]
+        if memo is not None:
+            memo.parts = same
+            memo.nodes = {node["id"]: dict(node) for node in nodes}  # callers add to theirs
+    return {
+        "version": SNAPSHOT_VERSION,
+        "protocol": cluster.config.protocol,
+        "time": round(cluster.now, 3),
+        "events_processed": cluster.events_processed,
+        "seed": cluster.config.seed,
+        "size": cluster.config.size,
+        "settings": _settings(cluster),
+        "teaching_modes": same["teaching_modes"],
+        "clock_beyond_bound": same["clock_beyond_bound"],
+        "lease_breakers": same["lease_breakers"],
+        "leader": cluster.leader,
+        "nodes": nodes,
+        "messages": [_message(env, cluster.now) for env in cluster.network.in_flight.values()],
+        "dropped": [
+            {**_message(env, cluster.now), "lost_at": round(t, 3), "why": why}
+            for env, t, why in cluster.dropped_recent
+        ],
+        "network": same["network"],
+        "clients": same["clients"],
+        "ops": same["ops"],
+        "resource": same["resource"],
+        "workload": same["workload"],
+        "metrics": _metrics(cluster, leader),  # no_leader_ms grows with time alone
+        "invariants": same["invariants"],
+        "violations": same["violations"],
+        "linearizability": same["linearizability"],
+        "events": [_event(e) for e in events],
+        "last_event_seq": cluster.next_event_seq - 1,
+        "milestones": same["milestones"],
+    }
+
+
+def _between_events(cluster: Cluster) -> dict[str, Any]:
+    """The top-level parts that only an event or a command changes (time alone does not)."""
     teaching = cluster.settings.teaching_modes()
     bound = getattr(cluster.settings, "lease_drift_bound", None)
     drifting = [
@@ -57,34 +108,17 @@ def snapshot(
     if cluster.lease_breakers:
         teaching.append("forced_timeout_in_lease")
     return {
-        "version": SNAPSHOT_VERSION,
-        "protocol": cluster.config.protocol,
-        "time": round(cluster.now, 3),
-        "events_processed": cluster.events_processed,
-        "seed": cluster.config.seed,
-        "size": cluster.config.size,
-        "settings": _settings(cluster),
         "teaching_modes": teaching,
         "clock_beyond_bound": drifting,
         "lease_breakers": sorted(cluster.lease_breakers),
-        "leader": cluster.leader,
-        "nodes": _nodes(cluster, leader, log_from or {}, version),
-        "messages": [_message(env, cluster.now) for env in cluster.network.in_flight.values()],
-        "dropped": [
-            {**_message(env, cluster.now), "lost_at": round(t, 3), "why": why}
-            for env, t, why in cluster.dropped_recent
-        ],
         "network": _network(cluster),
         "clients": _clients(cluster),
         "ops": [_op(r) for r in list(cluster.ops)[-50:]],
         "resource": {"token": cluster.resource_token, "value": cluster.resource_value},
         "workload": _workload(cluster),
-        "metrics": _metrics(cluster, leader),
         "invariants": cluster.monitor.status(),
         "violations": [v.to_json() for v in cluster.monitor.violations[-20:]],
         "linearizability": _linearizability(cluster),
-        "events": [_event(e) for e in events],
-        "last_event_seq": cluster.next_event_seq - 1,
         "milestones": [
             {"seq": m.seq, "time": m.time, "kind": m.kind, "text": m.text}
             for m in cluster.milestones
@@ -125,39 +159,36 @@ _SETTINGS_MAX = 256
 
 
 class _Quiet:
-    """A cluster's node entries as last built, and the position they were built at."""
+    """What a Raft cluster's last snapshot built, and the position it was built at."""
 
-    __slots__ = ("key", "nodes", "__weakref__")
+    __slots__ = ("key", "reusable", "parts", "nodes", "__weakref__")
 
     def __init__(self) -> None:
         self.key: tuple[int, int, Hashable] | None = None
-        self.nodes: dict[str, dict[str, Any]] = {}
+        self.reusable = False  # the cluster still stands at ``key``
+        self.parts: dict[str, Any] = {}  # from _between_events
+        self.nodes: dict[str, dict[str, Any]] = {}  # node entries by id
 
 
-# Per cluster object (a jump back restores a copy, which starts afresh). Node state changes
-# only when an event is processed or a command applied; between those, time alone moves the
-# clocks, election timers, lease and heartbeat countdowns and the fsync under way.
+# Per cluster object (a jump back restores a copy, which starts afresh). State changes only
+# when an event is processed or a command applied; between those, time alone moves the clocks,
+# election timers, lease and heartbeat countdowns, the fsync under way, the messages' progress
+# and the time without a leader. The parts and entries are shared between snapshots: nothing
+# may change them in place.
 _QUIET: weakref.WeakKeyDictionary[Cluster, _Quiet] = weakref.WeakKeyDictionary()
 
 
-def _nodes(
-    cluster: Cluster, leader: Node | None, log_from: dict[str, int], version: Hashable | None
-) -> list[dict[str, Any]]:
-    hosts = cluster.hosts.values()
+def _memo(cluster: Cluster, version: Hashable | None) -> _Quiet | None:
+    """The cluster's memo (None without a ``version``, and for Paxos, always built afresh)."""
     if version is None or cluster.config.protocol != "raft":
-        return [_node(cluster, host, leader, log_from.get(host.id, 1)) for host in hosts]
-    quiet = _QUIET.get(cluster)
-    if quiet is None:
-        quiet = _QUIET[cluster] = _Quiet()
+        return None
+    memo = _QUIET.get(cluster)
+    if memo is None:
+        memo = _QUIET[cluster] = _Quiet()
     key = (cluster.events_processed, cluster.next_event_seq, version)
-    if key == quiet.key and len(quiet.nodes) == len(cluster.hosts):
-        before = quiet.nodes
-        return [_node_again(cluster, host, before[host.id], log_from.get(host.id, 1))
-                for host in hosts]
-    nodes = [_node(cluster, host, leader, log_from.get(host.id, 1)) for host in hosts]
-    quiet.key = key
-    quiet.nodes = {node["id"]: dict(node) for node in nodes}  # callers may add to theirs
-    return nodes
+    memo.reusable = key == memo.key and memo.nodes.keys() == cluster.hosts.keys()
+    memo.key = key
+    return memo
 
 
 def _node_again(
