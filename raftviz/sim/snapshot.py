@@ -210,7 +210,8 @@ def _node_again(
             again["election"] = _election(node, host, local)
         if before["leader_state"] is not None:
             again["leader_state"] = _leader_state(node, local)
-    again["disk"] = _disk(cluster, host)
+    if before["disk"]["writing"] is not None:  # only its countdown moves
+        again["disk"] = _disk(cluster, host)
     return again
 
 
