@@ -113,7 +113,7 @@ def _between_events(cluster: Cluster) -> dict[str, Any]:
         "lease_breakers": sorted(cluster.lease_breakers),
         "network": _network(cluster),
         "clients": _clients(cluster),
-        "ops": [_op(r) for r in list(cluster.ops)[-50:]],
+        "ops": [_finished_op(r) for r in list(cluster.ops)[-50:]],
         "resource": {"token": cluster.resource_token, "value": cluster.resource_value},
         "workload": _workload(cluster),
         "invariants": cluster.monitor.status(),
@@ -625,6 +625,22 @@ def _clients(cluster: Cluster) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _finished_op(r: OpRecord) -> dict[str, Any]:
+    """A finished operation's entry, built once per (immutable) record."""
+    cached = _FINISHED_OPS.get(id(r))
+    if cached is None or cached[0] is not r:
+        if len(_FINISHED_OPS) >= _FINISHED_OPS_MAX:
+            _FINISHED_OPS.clear()
+        cached = _FINISHED_OPS[id(r)] = (r, _op(r))
+    return cached[1]
+
+
+# Each entry keeps its record alive, so an id is never reused while cached; the dicts are
+# shared between frames, so nothing may change one in place.
+_FINISHED_OPS: dict[int, tuple[OpRecord, dict[str, Any]]] = {}
+_FINISHED_OPS_MAX = 4096
 
 
 def _op(r: OpRecord) -> dict[str, Any]:
