@@ -330,7 +330,7 @@ def _leader_state(node: RaftNode, local: float) -> dict[str, Any]:
                 "size": len(send.raw),
             }
             for peer, send in sorted(node.snapshot_sends.items())
-        } if node.snapshot_sends else {},
+        },
         "transfer_to": node.transfer_target,
     }
 
