@@ -34,10 +34,12 @@ def elected(lab: Lab) -> str:
     return leader
 
 
-def click_link(lab: Lab, a: str, b: str) -> Any:
-    ax, ay = lab.settled_center(a)
-    bx, by = lab.settled_center(b)
-    lab.page.mouse.click(ax + (bx - ax) * 0.5, ay + (by - ay) * 0.5)
+def open_link_menu(lab: Lab, a: str, b: str) -> Any:
+    """The a-b link's menu, through a's server menu ("Link to", the keyboard path: a click on
+    the link itself may land on a message paused on it)."""
+    menu = lab.open_menu(a)
+    menu.get_by_test_id("link-peer").select_option(b)
+    menu.get_by_test_id("link-open").click()
     menu = lab.page.get_by_test_id("link-menu")
     expect(menu).to_be_visible()
     return menu
@@ -100,7 +102,7 @@ def test_drop_append_entries_on_a_link_makes_that_follower_time_out(
     follower = next(n for n in lab.nodes() if n != leader)
     term = lab.term(leader)
 
-    menu = click_link(lab, leader, follower)
+    menu = open_link_menu(lab, leader, follower)
     menu.get_by_role("combobox", name="kind of message to drop").select_option("AppendEntries")
     menu.get_by_role("combobox", name="direction").select_option(label=f"{leader}→{follower}")
     menu.get_by_role("button", name="Drop", exact=True).click()
@@ -336,11 +338,11 @@ def test_scripting_controls_have_no_serious_violations_and_fit_the_screen(
         save_screenshot(page, f"{name}-menu", full_page=False)
         page.keyboard.press("Escape")
 
-        menu = click_link(lab, leader, follower)
+        menu = open_link_menu(lab, leader, follower)
         menu.get_by_role("button", name="Drop", exact=True).click()
         page.get_by_test_id("net-jitter").fill("50")
         expect(page.get_by_test_id("drop-rule")).to_have_count(1)
-        menu = click_link(lab, leader, follower)
+        menu = open_link_menu(lab, leader, follower)
         expect(menu.get_by_test_id("link-drop-rules")).to_contain_text("AppendEntries")
         audit(page, f"{name}: link menu with a drop rule")
         save_screenshot(page, f"{name}-link", full_page=False)
