@@ -223,7 +223,8 @@ class EventHandlers:
         try:
             if self.manager.full and (token is None or self.manager.get(token) is None):
                 self.playback.expire()  # idle sessions make room first
-            session = self.manager.open(token)
+            # A rebuild from the store replays the run: off the event loop, as heavy requests.
+            session = self.manager.open(token, offload=self.playback.offload)
         except ServerFull:
             raise SocketRefused("server full", {"error": "server full"}) from None
         except Exception:

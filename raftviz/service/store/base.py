@@ -12,6 +12,10 @@ the session to another (the page reconnected elsewhere) can no longer write into
 :class:`Fenced` and drops its stale copy. Store content is untrusted: anything malformed,
 truncated or from another record version raises :class:`StoreError` naming what is wrong,
 and only that session is affected.
+
+A session running a guided lesson also stores the lesson: a header (which lesson, and a digest
+of its file) and the runner's journal, one JSON entry per learner action, appended as commands
+are (raftviz/service/store/lessons.py rebuilds the lesson from them).
 """
 
 from __future__ import annotations
@@ -59,6 +63,16 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
+class LessonWrite:
+    """How a write changes the stored lesson: ``header`` None removes it; otherwise the header
+    is set, the stored journal cut to its first ``keep`` entries and ``entries`` appended."""
+
+    header: str | None
+    keep: int = 0
+    entries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StoredRun:
     """A session as read back from a store (still untrusted until :func:`rebuild`)."""
 
@@ -69,6 +83,8 @@ class StoredRun:
     commands: list[str]
     position: Position
     checkpoint: StoredCheckpoint | None = None
+    lesson: str | None = None  # the lesson header, when the session runs a lesson
+    journal: tuple[str, ...] = ()
 
 
 def encode_command(entry: Logged) -> str:
@@ -231,6 +247,7 @@ class SessionStore(ABC):
         position: Position,
         ttl: float,
         drop_checkpoint: bool = False,
+        lesson: LessonWrite | None = None,
     ) -> bool:
         """Store a change, durably, before it is acknowledged.
 
@@ -240,6 +257,7 @@ class SessionStore(ABC):
         more (it expired in the store: the caller writes it whole); raises :class:`Fenced`
         when another worker holds a newer epoch. ``ttl`` seconds from now it expires. The
         stored checkpoint goes with a new run or with ``drop_checkpoint`` (a fork before it).
+        The stored lesson changes only with ``lesson`` (in the same transaction).
         """
 
     @abstractmethod
