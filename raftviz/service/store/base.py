@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from raftviz.service.store.checkpoint import StoredCheckpoint, unseal
-from raftviz.sim.engine.cluster import CommandError
+from raftviz.sim.engine.cluster import Cluster, CommandError
 from raftviz.sim.engine.commands import parse_command
 from raftviz.sim.history import (
     MAX_TRACE_TIME,
@@ -38,6 +38,7 @@ from raftviz.sim.history import (
     Logged,
     config_from_json,
 )
+from raftviz.sim.record import Recorder
 
 RECORD_VERSION = 1
 MAX_STORED_COMMANDS = 100_000
@@ -199,6 +200,7 @@ def _start_from_checkpoint(
     kept = unseal(cp.blob, key)
     if kept is None:
         return
+    kept.record = record_from_here(kept)
     cluster = copy.deepcopy(kept)  # the checkpoint itself is never run (seek copies it too)
     if (cluster.events_processed, cluster.now) != (cp.events, cp.time):
         return
@@ -206,6 +208,21 @@ def _start_from_checkpoint(
     history.cursor = cp.cursor
     history.checkpoints.append(Checkpoint(cp.events, cp.time, cp.cursor, kept))
     history.horizon = cluster.now
+
+
+def record_from_here(cluster: Cluster) -> Recorder:
+    """A run record that starts at ``cluster``'s moment (raftviz/sim/record.py).
+
+    A stored checkpoint carries no record; rebuilding the part before it would mean replaying
+    from the seed, a hundred times the rebuild (bench/bench_store.py). The servers' roles and
+    commit indexes are taken as they stand, so the record does not mark them as changes.
+    """
+    record = Recorder(cluster.network.next_id, cluster.now)
+    for host_id, host in cluster.hosts.items():
+        if host.node is not None:
+            record.roles[host_id] = host.node.role
+            record.commits[host_id] = host.node.commit_index
+    return record
 
 
 def replay_to(history: History, pos: Position) -> None:
