@@ -168,7 +168,13 @@ class LessonRunner:
             question = entry.get("question")
             if not isinstance(question, str):
                 raise LessonUsageError("an answer names its question")
-            self.answer(question, entry.get("choice"))
+            result = self.answer(question, entry.get("choice"))
+            if "watch" in entry:
+                # What the learner was shown: the narration it came from may be older than the
+                # checkpoint a restore started from (raftviz/service/store/lessons.py).
+                result["watch"] = self.journal[-1]["watch"] = _checked_watch(
+                    entry["watch"], next(q for q in self.step.questions if q.id == question)
+                )
         else:
             raise LessonUsageError(f"unknown journal entry {op!r}; entries are "
                                    f"{', '.join(JOURNAL_OPS)}")
@@ -276,7 +282,7 @@ class LessonRunner:
             "failures": failures,
         }
         state.answers[question.id] = result
-        self._record("answer", at, question=question.id, choice=choice)
+        self._record("answer", at, question=question.id, choice=choice, watch=result["watch"])
         return result
 
     def hint_due(self) -> list[dict[str, Any]]:
@@ -571,6 +577,26 @@ class LessonRunner:
             **self.lesson.summary_json(),
             "step_titles": [{"id": s.id, "title": s.title} for s in self.lesson.steps],
         }
+
+
+_WATCH_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "pattern": int, "seq": int, "time": (int, float), "node": str, "kind": str, "text": str,
+}
+
+
+def _checked_watch(watch: Any, question: Question) -> list[dict[str, Any]]:
+    """A journal's ``watch`` list, checked field by field (it comes from a store)."""
+    if not isinstance(watch, list) or len(watch) > len(question.watch):
+        raise LessonUsageError(f"question {question.id!r} watches {len(question.watch)} patterns")
+    for item in watch:
+        if not isinstance(item, dict) or set(item) != set(_WATCH_FIELDS) or any(
+            isinstance(item[k], bool) or not isinstance(item[k], t)
+            for k, t in _WATCH_FIELDS.items()
+        ):
+            raise LessonUsageError(f"a watched event must have {', '.join(_WATCH_FIELDS)}")
+        if not 0 <= item["pattern"] < len(question.watch) or len(item["text"]) > 1000:
+            raise LessonUsageError("a watched event is out of range")
+    return watch
 
 
 def _holding(condition: Any) -> Callable[[Cluster], bool]:

@@ -20,6 +20,7 @@ import pytest
 from raftviz.lessons import LESSONS_FOLDER, Lesson, LessonRunner, load_lessons
 from raftviz.service.sessions import Limits, Session, SessionManager
 from raftviz.service.store import SessionStore
+from raftviz.service.store import lessons as stored_lessons
 from raftviz.service.store.redis_store import RedisStore
 from raftviz.service.store.sqlite_store import SqliteStore
 from raftviz.sim.snapshot import snapshot
@@ -163,6 +164,35 @@ def test_a_jump_back_and_a_fork_inside_a_lesson_replay_exactly(
     assert state(back)["step"]["tasks"][0]["done_by"] == "learner"
 
 
+def test_a_long_play_inside_a_step_replays_from_the_stored_checkpoint(
+    make_store: Callable[[], SessionStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thirty loaded seconds inside a step, then the answer: the journal's last entry is far
+    into the run, and the rebuild reaches it from the stored checkpoint, not from the start."""
+    m = manager(make_store())
+    s = m.open(None)
+    lesson = start(m, s, SPLIT_BRAIN)
+    lesson_act(m, s, lambda r: r.next())
+    learner(m, s, lesson.solution_command("isolate-n1"))
+    learner(m, s, {"type": "workload", "rate": 20})
+    timed(m, s, lambda: s.advance(30_000))
+    assert m.store_checkpoint(s, lambda fn: fn())
+    lesson_act(m, s, lambda r: r.answer("how-many-leaders", 2))
+    replayed: list[int] = []
+    real = stored_lessons.replay_to
+
+    def counting(history: Any, pos: Any) -> None:
+        before = history.cluster.events_processed
+        real(history, pos)
+        replayed.append(history.cluster.events_processed - before)
+
+    monkeypatch.setattr(stored_lessons, "replay_to", counting)
+    back = manager(make_store()).open(s.token)
+    assert_same(s, back)
+    assert state(back)["step"]["questions"][0]["result"]["choice"] == 2
+    assert sum(replayed) < s.history.cluster.events_processed / 2  # all of them, without
+
+
 def test_leaving_the_lesson_is_stored(make_store: Callable[[], SessionStore]) -> None:
     m = manager(make_store())
     s = m.open(None)
@@ -201,6 +231,10 @@ def _damage(store: SessionStore, token: str, how: str) -> None:
                        "WHERE token = ?", (token,))
         elif how == "forged":  # a well-formed entry that did not happen
             db.execute("UPDATE journal SET body = json_set(body, '$.step', 3) "
+                       "WHERE token = ? AND seq = 2", (token,))
+        elif how == "watch":  # what the page shows, replaced
+            db.execute("UPDATE journal SET body = json_set(body, '$.watch', "
+                       "json('[{\"pattern\": 0, \"html\": \"<b>\"}]')) "
                        "WHERE token = ? AND seq = 1", (token,))
     else:
         assert isinstance(store, RedisStore)
@@ -215,8 +249,11 @@ def _damage(store: SessionStore, token: str, how: str) -> None:
             header = json.loads(r.hget(h, "lesson"))
             r.hset(h, "lesson", json.dumps({**header, "version": 0}))
         elif how == "forged":
+            entry = json.loads(r.lindex(j, 2))
+            r.lset(j, 2, json.dumps({**entry, "step": 3}))
+        elif how == "watch":
             entry = json.loads(r.lindex(j, 1))
-            r.lset(j, 1, json.dumps({**entry, "step": 3}))
+            r.lset(j, 1, json.dumps({**entry, "watch": [{"pattern": 0, "html": "<b>"}]}))
 
 
 @pytest.mark.parametrize(
@@ -226,6 +263,7 @@ def _damage(store: SessionStore, token: str, how: str) -> None:
         ("lost", "journal is incomplete"),
         ("version", "lesson has record version 0"),
         ("forged", "does not lead to the stored cluster"),
+        ("watch", "stored lesson entry 1 (answer) does not replay"),
     ],
 )
 def test_a_bad_lesson_record_fails_that_session_only(
@@ -238,6 +276,7 @@ def test_a_bad_lesson_record_fails_that_session_only(
     lesson_act(m, bystander, lambda r: r.goto(2))
     s = m.open(None)
     start(m, s, SPLIT_BRAIN)
+    lesson_act(m, s, lambda r: r.answer("votes-needed", 2))
     lesson_act(m, s, lambda r: r.goto(2))
     _damage(store, s.token, how)
     fresh = manager(store).open(s.token)

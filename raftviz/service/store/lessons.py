@@ -129,6 +129,34 @@ def move_to(history: History, events: int, time: float) -> None:
     replay_to(history, Position(events, time, max(time, history.horizon), 0.0))
 
 
+def skip_ahead(mine: History, stored: History, target: tuple[int, float]) -> None:
+    """Start ``mine`` from the stored run's latest checkpoint on its way to ``target`` when the
+    two runs are the same up to it, instead of replaying to it (a learner who played ten
+    minutes inside a step, then answered, would otherwise replay all ten).
+
+    They are the same up to the checkpoint when they have one configuration and the commands
+    before it: ``mine`` stands at a position reached by its own first commands, and goes on
+    applying its logged commands as they come due, exactly as the stored run did.
+    """
+    if mine.config != stored.config:
+        return
+    here = (mine.cluster.events_processed, mine.now)
+    for cp in reversed(stored.checkpoints):
+        at = (cp.events, cp.time)
+        if not here < at <= target:
+            continue
+        n = cp.cursor
+        if mine.log[:n] != stored.log[:n]:
+            continue
+        if len(mine.log) > n and (mine.log[n].events, mine.log[n].time) <= at:
+            continue  # mine has another command before the checkpoint
+        mine.cluster = copy.deepcopy(cp.cluster)  # the checkpoint itself is never run
+        mine.cursor = n
+        mine.checkpoints.append(cp)
+        mine.horizon = max(mine.horizon, cp.time)
+        return
+
+
 def resume_lesson(
     lesson: Lesson, journal: list[dict[str, Any]], run: StoredRun, history: History
 ) -> LessonRunner:
@@ -141,7 +169,9 @@ def resume_lesson(
         for i, entry in enumerate(journal):
             try:
                 if entry["op"] != "start":
-                    move_to(runner.history, entry["events"], float(entry["time"]))
+                    target = (entry["events"], float(entry["time"]))
+                    skip_ahead(runner.history, history, target)
+                    move_to(runner.history, *target)
                 runner.redo(entry)
             except Exception as exc:  # untrusted content: whatever it breaks, only this session
                 raise StoreError(
