@@ -168,7 +168,10 @@ class LessonRunner:
             question = entry.get("question")
             if not isinstance(question, str):
                 raise LessonUsageError("an answer names its question")
+            answered = len(self.journal)
             result = self.answer(question, entry.get("choice"))
+            if len(self.journal) == answered:
+                raise LessonUsageError(f"question {question!r} was answered already")
             if "watch" in entry:
                 # What the learner was shown: the narration it came from may be older than the
                 # checkpoint a restore started from (raftviz/service/store/lessons.py).
