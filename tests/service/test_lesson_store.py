@@ -19,8 +19,9 @@ import pytest
 
 from raftviz.lessons import LESSONS_FOLDER, Lesson, LessonRunner, LessonUsageError, load_lessons
 from raftviz.service.sessions import Limits, Session, SessionManager
-from raftviz.service.store import SessionStore
+from raftviz.service.store import Position, SessionStore
 from raftviz.service.store import lessons as stored_lessons
+from raftviz.service.store.base import LessonWrite
 from raftviz.service.store.lessons import decode_journal, encode_entry, move_to
 from raftviz.service.store.redis_store import RedisStore
 from raftviz.service.store.sqlite_store import SqliteStore
@@ -349,3 +350,33 @@ def test_every_lesson_redone_from_its_journal_is_the_same(lesson_id: str) -> Non
     assert again.journal == live.journal
     assert again.history.log == live.history.log
     assert snapshot(again.history.cluster) == snapshot(live.history.cluster)
+
+
+def test_a_long_journal_is_written_cut_appended_and_removed(
+    make_store: Callable[[], SessionStore],
+) -> None:
+    """The store's own contract for lesson records (Redis sends long appends in chunks)."""
+    store = make_store()
+    position = Position(0, 0.0, 0.0, 0.05)
+    entries = tuple(json.dumps({"op": "command", "n": i}) for i in range(4500))
+    header = json.dumps({"version": 1, "id": "x", "digest": "d"})
+    commands = [json.dumps({"n": i}) for i in range(2100)]
+    assert store.write("t", 1, config="{}", keep=0, commands=commands, position=position,
+                       ttl=60, lesson=LessonWrite(header, 0, entries))
+    run = store.claim("t")
+    assert run is not None and run.lesson == header and run.journal == entries
+    assert run.commands == commands
+    more = (json.dumps({"op": "answer"}),)
+    assert store.write("t", run.epoch, config=None, keep=2100, commands=[], position=position,
+                       ttl=60, lesson=LessonWrite(header, 4000, more))
+    run = store.claim("t")
+    assert run is not None and run.journal == entries[:4000] + more
+    assert store.write("t", run.epoch, config=None, keep=2100, commands=[], position=position,
+                       ttl=60)  # no lesson change: it stays
+    run = store.claim("t")
+    assert run is not None and run.journal == entries[:4000] + more
+    assert store.write("t", run.epoch, config=None, keep=2100, commands=[], position=position,
+                       ttl=60, lesson=LessonWrite(None))
+    run = store.claim("t")
+    assert run is not None and run.lesson is None and run.journal == ()
+    assert run.commands == commands
