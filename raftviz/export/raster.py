@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from raftviz.export.scene import (
     PALETTE,
+    Arc,
     Circle,
     Line,
     Polygon,
@@ -127,6 +128,19 @@ class Painter:
                               fill=self.ink(p.style.fill))
         self.outline(list(p.points), p.style, closed=True)
 
+    def arc(self, a: Arc) -> None:
+        """Pillow counts angles from three o'clock; the scene from twelve."""
+        if a.sweep <= 0 or not a.style.stroke:
+            return
+        k = self.k
+        box = ((a.cx - a.r) * k, (a.cy - a.r) * k, (a.cx + a.r) * k, (a.cy + a.r) * k)
+        width = max(round(a.style.width * k), 1)
+        # Pillow draws the stroke inside the box: grow it by half the width to centre it.
+        half = width / 2
+        box = (box[0] - half, box[1] - half, box[2] + half, box[3] + half)
+        self.draw.arc(box, a.start - 90, a.start - 90 + min(a.sweep, 360.0),
+                      fill=self.ink(a.style.stroke), width=width)
+
     def text(self, t: Text) -> None:
         size = max(round(t.size * self.k), 6)
         anchor = {"start": "ls", "middle": "ms", "end": "rs"}[t.anchor]
@@ -152,6 +166,8 @@ class Painter:
                     self.polygon(shape)
                 case Text():
                     self.text(shape)
+                case Arc():
+                    self.arc(shape)
 
 
 def palette_image() -> Image.Image:

@@ -7,7 +7,10 @@ role is a shape *and* a word, never a colour alone: follower = circle, candidate
 pre-candidate = dashed diamond, leader = thick ring with a crown and "LEADER", crashed = grey
 with an X and "CRASHED", paused = pause bars and "PAUSED". Messages in flight sit on their link
 at the fraction of their trip they have made: circle = AppendEntries (small = heartbeat),
-diamond = RequestVote, square = client traffic, hollow = a reply, dashed = will be lost.
+diamond = RequestVote, square = client traffic, hollow = a reply, dashed = will be lost; a
+message lost in the last moments is a red X marked "lost" where it died. As on the page, an arc
+around a server shows how far its election timer has run (grey, the candidate colour near the
+end) and an outer arc a leader's remaining lease.
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ OK = "#1b7f3b"
 K_APPEND = "#2f5fd0"
 K_VOTE = "#c05a0c"
 K_CLIENT = "#0b8a63"
+TIMER = "#8d99ab"
 # Committed log cells are tinted by term (the term number is written in the cell too).
 TERM_TINTS = ("#dbe6fb", "#fde7cf", "#d7f0e4", "#efdcf7", "#fbe0e0", "#e0f1f7", "#f4efcf")
 
 PALETTE = (
     INK, MUTED, FAINT, LINE, PANEL, BG, LEADER, LEADER_FILL, CROWN, CANDIDATE, CANDIDATE_FILL,
     FOLLOWER, CRASHED, CRASHED_FILL, PAUSED, DANGER, DANGER_SOFT, OK, K_APPEND, K_VOTE, K_CLIENT,
-    *TERM_TINTS,
+    TIMER, *TERM_TINTS,
 )
 
 ROLE_WORD = {
@@ -66,6 +70,8 @@ KIND_SHORT = {
     "ClientReply": "client reply",
 }
 MAX_LABELLED_MESSAGES = 16  # past this, message labels would bury the ring
+LOST_SHOWN_MS = 400.0  # a lost message is marked where it died for this long (as on the page)
+LATE_TIMER = 0.8  # an election timer past this fraction is drawn in the candidate colour
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +126,19 @@ class Text:
     bold: bool = False
 
 
-Shape = Rect | Circle | Line | Polygon | Text
+@dataclass(frozen=True, slots=True)
+class Arc:
+    """An open arc from ``start`` degrees (0 = twelve o'clock) clockwise through ``sweep``."""
+
+    cx: float
+    cy: float
+    r: float
+    start: float
+    sweep: float
+    style: Style
+
+
+Shape = Rect | Circle | Line | Polygon | Text | Arc
 
 
 @dataclass(slots=True)
@@ -292,8 +310,69 @@ def _cluster(root: Group, snap: dict[str, Any], x: float, y: float, w: float, h:
         a, b = pos.get(m.get("from"), hub), pos.get(m.get("to"), hub)
         if a != b:
             mg.add(_message(m, a, b, r_node, u, labelled))
+    now = float(snap.get("time", 0.0))
+    lost = [d for d in snap.get("dropped", []) if now - float(d.get("lost_at", 0.0))
+            <= LOST_SHOWN_MS]
+    lg = Group("lost", {"count": str(len(lost))})
+    panel.add(lg)
+    for d in lost:
+        a, b = pos.get(d.get("from"), hub), pos.get(d.get("to"), hub)
+        if a != b:
+            lg.add(_lost(d, a, b, r_node, u))
+    base = float((snap.get("settings") or {}).get("election_timeout_min") or 150)
     for node in nodes:
+        timers = _timers(node, pos[node["id"]], r_node, u, base)
+        if timers.items:
+            panel.add(timers)
         panel.add(_node(node, snap, pos[node["id"]], r_node, u))
+
+
+def _lost(d: dict[str, Any], a: tuple[float, float], b: tuple[float, float], r_node: float,
+          u: float) -> Group:
+    """A red X where the message died, at the share of its trip it had made (as the page),
+    on the link between the two servers' edges (the legend says what the X means)."""
+    sent, deliver = float(d.get("sent", 0.0)), float(d.get("deliver", 0.0))
+    span = deliver - sent
+    p = min(0.8, max(0.1, (float(d.get("lost_at", 0.0)) - sent) / span if span > 0 else 0.8))
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length = math.hypot(dx, dy) or 1.0
+    inset = r_node + 16 * u
+    along = inset + max(length - 2 * inset, 0.0) * p
+    x, y = a[0] + dx / length * along, a[1] + dy / length * along
+    kind = str(d.get("kind", ""))
+    return Group("lost-message", {"id": str(d.get("id", "")), "kind": kind},
+                 f"{kind} {d.get('from')} → {d.get('to')} lost: {d.get('why') or 'dropped'}",
+                 _cross(x, y, 10 * u, Style(stroke=DANGER, width=5 * u)))
+
+
+def _cross(x: float, y: float, k: float, style: Style) -> list[Shape | Group]:
+    return [Line(x - k, y - k, x + k, y + k, style), Line(x + k, y - k, x - k, y + k, style)]
+
+
+def _timers(node: dict[str, Any], at: tuple[float, float], r: float, u: float,
+            base: float) -> Group:
+    """The election timer's arc, and a leader's lease outside it (drawn under the server)."""
+    x, y = at
+    g = Group("timers", {"node": str(node["id"])})
+    election = node.get("election")
+    if election and node.get("state") == "up" and float(election.get("timeout") or 0) > 0:
+        f = min(1.0, float(election.get("elapsed", 0.0)) / float(election["timeout"]))
+        color = CANDIDATE if f > LATE_TIMER else TIMER
+        g.data["election"] = f"{f:.3f}"
+        g.add(Arc(x, y, r + 14 * u, 0.0, 360.0 * f, Style(stroke=color, width=7 * u)))
+    lease = float((node.get("leader_state") or {}).get("lease_remaining") or 0.0)
+    if lease > 0:
+        f = min(1.0, lease / base)
+        g.data["lease"] = f"{f:.3f}"
+        g.add(Arc(x, y, r + 26 * u, 0.0, 360.0 * f, Style(stroke=LEADER, width=5 * u)))
+    if g.data.get("election") or g.data.get("lease"):
+        parts = []
+        if "election" in g.data:
+            parts.append(f"election timer {float(g.data['election']):.0%} run")
+        if "lease" in g.data:
+            parts.append(f"lease {lease:.0f} ms left")
+        g.label = f"{node['id']}: " + ", ".join(parts)
+    return g
 
 
 def _message(m: dict[str, Any], a: tuple[float, float], b: tuple[float, float], r_node: float,
@@ -418,7 +497,7 @@ def _logs(root: Group, snap: dict[str, Any], x: float, y: float, w: float, h: fl
                     items=[Rect(x, y, w, h, Style(PANEL, LINE, 2 * u), 14 * u)]))
     nodes = snap.get("nodes", [])
     paxos = snap.get("protocol") == "paxos"
-    label_w = 150 * u
+    label_w = 215 * u  # "pre-candidate · commit 1234" at 17 px
     cell = 52 * u
     pad = 24 * u
     columns = max(int((w - label_w - 2 * pad) // cell), 1)
@@ -511,7 +590,7 @@ def _footer(root: Group, snap: dict[str, Any], width: int, height: int, u: float
         ("circle", "Accept, Accepted, Learn" if paxos else "AppendEntries"),
         ("diamond", "Prepare, Promise, Nack" if paxos else "RequestVote"),
         ("square", "client"), ("hollow", "reply"), ("dashed", "will be lost"),
-        ("cut", "link cut"),
+        ("lost", "lost"), ("cut", "link cut"),
     ]
     for shape, label in items:
         s = 11 * u
@@ -528,6 +607,9 @@ def _footer(root: Group, snap: dict[str, Any], width: int, height: int, u: float
             g.add(Circle(x + s, y - s / 2, s, Style(PANEL, K_APPEND, 4 * u)))
         elif shape == "dashed":
             g.add(Circle(x + s, y - s / 2, s, Style(K_APPEND, K_APPEND, 2 * u, (4 * u, 3 * u))))
+        elif shape == "lost":
+            for item in _cross(x + s, y - s / 2, s * 0.9, Style(stroke=DANGER, width=4 * u)):
+                g.add(item)
         else:
             g.add(Line(x - 4 * u, y - s / 2, x + 2 * s + 4 * u, y - s / 2,
                        Style(stroke=DANGER, width=3 * u, dash=(8 * u, 5 * u))))

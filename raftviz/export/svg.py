@@ -3,9 +3,21 @@ attributes a script (or a test) can count, and a ``<title>`` a screen reader can
 
 from __future__ import annotations
 
+import math
 from xml.sax.saxutils import escape, quoteattr
 
-from raftviz.export.scene import Circle, Group, Line, Polygon, Rect, Scene, Shape, Style, Text
+from raftviz.export.scene import (
+    Arc,
+    Circle,
+    Group,
+    Line,
+    Polygon,
+    Rect,
+    Scene,
+    Shape,
+    Style,
+    Text,
+)
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 ANCHOR = {"start": "start", "middle": "middle", "end": "end"}
@@ -39,12 +51,27 @@ def _shape(item: Shape) -> str:
         case Polygon():
             points = " ".join(f"{_n(x)},{_n(y)}" for x, y in item.points)
             return f'<polygon points="{points}" {_style(item.style)} stroke-linejoin="round"/>'
+        case Arc():
+            if item.sweep >= 359.99:
+                return (f'<circle cx="{_n(item.cx)}" cy="{_n(item.cy)}" r="{_n(item.r)}" '
+                        f"{_style(item.style)}/>")
+            (x1, y1), (x2, y2) = (arc_point(item, item.start),
+                                  arc_point(item, item.start + item.sweep))
+            large = 1 if item.sweep > 180 else 0
+            return (f'<path d="M {_n(x1)} {_n(y1)} A {_n(item.r)} {_n(item.r)} 0 {large} 1 '
+                    f'{_n(x2)} {_n(y2)}" {_style(item.style)} stroke-linecap="round"/>')
         case Text():
             weight = ' font-weight="700"' if item.bold else ""
             return (f'<text x="{_n(item.x)}" y="{_n(item.y)}" font-size="{_n(item.size)}" '
                     f'fill="{item.fill}" text-anchor="{ANCHOR[item.anchor]}"{weight}>'
                     f"{escape(item.text)}</text>")
     raise TypeError(f"not a shape: {item!r}")
+
+
+def arc_point(arc: Arc, degrees: float) -> tuple[float, float]:
+    """The point of ``arc``'s circle at ``degrees`` clockwise from twelve o'clock."""
+    a = math.radians(degrees)
+    return arc.cx + arc.r * math.sin(a), arc.cy - arc.r * math.cos(a)
 
 
 def _group(g: Group, out: list[str]) -> None:

@@ -21,6 +21,8 @@ from raftviz.sim.engine.cluster import CommandError
 # No 0/O, 1/I/L, 5/S or 2/Z: a code read off a projector is typed right the first time.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRTUVWXY346789"
 CODE_LENGTH = 6
+# Students one worker carries in a classroom: every frame is one socket write per student.
+# With several workers a classroom holds this many per live worker (raftviz/web/cluster_events.py).
 MAX_STUDENTS = 250
 MAX_CLASSROOMS = 50
 MAX_NAME = 40
@@ -28,6 +30,7 @@ MAX_QUESTION = 300
 MAX_CHOICE = 120
 MIN_CHOICES = 2
 MAX_CHOICES = 6
+RECORD_VERSION = 1  # of Classroom.record, as stored beside the sessions
 
 
 class ClassroomError(CommandError):
@@ -65,6 +68,36 @@ class Poll:
             counts[choice] += 1
         return counts
 
+    def to_json(self) -> dict[str, Any]:
+        """Everything needed to carry the poll over to another worker."""
+        return {"question": self.question, "choices": list(self.choices),
+                "answers": dict(self.answers), "open": self.open, "correct": self.correct}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Poll:
+        """A poll from :meth:`to_json`'s output; ClassroomError if it is not one (stored
+        content is untrusted)."""
+        if not isinstance(data, dict):
+            raise ClassroomError("the stored poll is not an object")
+        question, choices = data.get("question"), data.get("choices")
+        answers, is_open, correct = data.get("answers"), data.get("open"), data.get("correct")
+        if not isinstance(question, str) or not 0 < len(question) <= MAX_QUESTION:
+            raise ClassroomError("the stored poll's question is not a string of 1..300 characters")
+        if (not isinstance(choices, list) or not MIN_CHOICES <= len(choices) <= MAX_CHOICES
+                or not all(isinstance(c, str) and 0 < len(c) <= MAX_CHOICE for c in choices)):
+            raise ClassroomError("the stored poll's choices are not 2..6 short strings")
+        n = len(choices)
+
+        def index(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < n
+
+        if not isinstance(answers, dict) or not all(
+                isinstance(k, str) and index(v) for k, v in answers.items()):
+            raise ClassroomError("the stored poll's answers are not choice indexes by member")
+        if not isinstance(is_open, bool) or not (correct is None or index(correct)):
+            raise ClassroomError("the stored poll's open or correct field is malformed")
+        return cls(question, list(choices), dict(answers), is_open, correct)
+
     def public(self, presenter: bool, own: int | None) -> dict[str, Any]:
         """The poll as a member sees it: the tally for the presenter, or once revealed."""
         out: dict[str, Any] = {
@@ -84,18 +117,44 @@ class Poll:
 class Classroom:
     """The presenter's session token, its students, who controls it, and the current poll."""
 
-    def __init__(self, code: str, secret: str, token: str, presenter_sid: str) -> None:
+    def __init__(self, code: str, secret: str, token: str, presenter_sid: str | None) -> None:
         self.code = code
         self.secret = secret
         self.token = token  # the presenter session's token
-        self.presenter_sids: set[str] = {presenter_sid}
+        # None: brought back by a student before its presenter (raftviz/service/store/rooms.py)
+        self.presenter_sids: set[str] = set() if presenter_sid is None else {presenter_sid}
         self.students: dict[str, Student] = {}  # sid -> student
         self.controller: str | None = None  # the sid of the student holding control
         self.poll: Poll | None = None
         self.frames = FrameState()  # the one delta stream every student shares
         self.sent_key: Any = None  # what the shared stream last showed (see playback.py)
         self.room = f"class:{code}"
+        self.capacity = MAX_STUDENTS  # raised by the number of workers in a deployment
         self._joined = 0
+
+    def record(self) -> dict[str, Any]:
+        """What a restarted server needs to carry this classroom on (besides its session)."""
+        return {"version": RECORD_VERSION, "secret": self.secret,
+                "poll": None if self.poll is None else self.poll.to_json()}
+
+    @classmethod
+    def from_record(cls, code: str, token: str, data: Any, presenter_sid: str | None) -> Classroom:
+        """The classroom of a stored record; ClassroomError when the record is not one.
+
+        Every socket is new after a restart, so the poll comes back without its answers
+        (students answer again); its question, choices and whether it was open stay.
+        """
+        if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
+            raise ClassroomError(f"classroom {code}: the stored record is not of version "
+                                 f"{RECORD_VERSION}")
+        secret = data.get("secret")
+        if not isinstance(secret, str) or not secret:
+            raise ClassroomError(f"classroom {code}: the stored record has no secret")
+        room = cls(code, secret, token, presenter_sid)
+        if data.get("poll") is not None:
+            room.poll = Poll.from_json(data["poll"])
+            room.poll.answers.clear()
+        return room
 
     def check_secret(self, secret: Any) -> None:
         if not isinstance(secret, str) or not hmac.compare_digest(secret, self.secret):
@@ -106,8 +165,8 @@ class Classroom:
     def add_student(self, sid: str, name: str) -> Student:
         if sid in self.students:
             return self.students[sid]
-        if len(self.students) >= MAX_STUDENTS:
-            raise ClassroomError(f"classroom {self.code} is full ({MAX_STUDENTS} students)")
+        if len(self.students) >= self.capacity:
+            raise ClassroomError(f"classroom {self.code} is full ({self.capacity} students)")
         self._joined += 1
         student = Student(sid, f"s{self._joined}", name or f"Student {self._joined}")
         self.students[sid] = student
@@ -193,6 +252,7 @@ class Classroom:
             own = None if presenter else self.poll.answers.get(sid)
             out["poll"] = self.poll.public(presenter, own)
         if presenter:
+            out["capacity"] = self.capacity
             out["roster"] = [{"id": s.id, "name": s.name} for s in self.students.values()]
         else:
             me = self.students[sid]
@@ -239,6 +299,11 @@ class Classrooms:
         self._by_code[code] = room
         self._by_token[token] = room
         return room
+
+    def adopt(self, room: Classroom) -> None:
+        """Hold a classroom this server did not create (restored, or taken over)."""
+        self._by_code[room.code] = room
+        self._by_token[room.token] = room
 
     def _new_code(self) -> str:
         while True:

@@ -455,6 +455,8 @@ class SessionManager:
         self._restoring: dict[str, tuple[SessionLock, list[int]]] = {}
         # Lessons by id, for restoring a session that runs one (set by the web layer).
         self.find_lesson: Callable[[str], Lesson | None] | None = None
+        # Where a rebuild runs when open() is given none (the web layer: a worker thread).
+        self.offload: Callable[[Callable[[], Any]], Any] | None = None
 
     def _check_default_config(self) -> None:
         if self.config.size > self.limits.max_nodes:
@@ -484,9 +486,10 @@ class SessionManager:
         """The session for ``token``, or a new one (with a new token); ServerFull if no room.
 
         A token this worker does not hold is looked up in the store and the session rebuilt
-        by replay, in ``offload`` (off the event loop) when given; if the stored session cannot
-        be restored, the new session carries the reason in ``restore_error`` (nothing else is
-        affected). Connections that open one token at once wait for a single restore.
+        by replay, in ``offload`` (else :attr:`offload`, else right here); if the stored
+        session cannot be restored, the new session carries the reason in ``restore_error``
+        (nothing else is affected). Connections that open one token at once wait for a single
+        restore.
         """
         now = self.clock()
         with self._lock:
@@ -504,7 +507,9 @@ class SessionManager:
                 if session is not None:  # another connection restored it meanwhile
                     session.touch(now)
                     return session
-            restored, problem = self._restore(token, offload or (lambda fn: fn()))
+            restored, problem = self._restore(
+                token, offload or self.offload or (lambda fn: fn())
+            )
             if restored is None:
                 return self._new(problem)
             with self._lock:

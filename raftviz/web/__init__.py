@@ -29,6 +29,7 @@ from socketio.packet import Packet
 
 from raftviz.service.sessions import Limits, SessionLock, SessionManager
 from raftviz.service.store import SessionStore
+from raftviz.service.store.rooms import rooms_for
 from raftviz.sim.engine.cluster import ClusterConfig
 from raftviz.web.classroom_events import ClassroomEvents
 from raftviz.web.events import MAX_TRACE_PAYLOAD, EventHandlers
@@ -195,9 +196,9 @@ def create_app(config: dict[str, Any] | None = None) -> tuple[Flask, SocketIO]:
 
         link = ClusterLink(cfg.message_queue, cfg.worker or secrets.token_hex(4),
                            limits.session_ttl)
-        ClusterClassroomEvents(handlers, link, app).install()
+        ClusterClassroomEvents(handlers, link, app, rooms_for(cfg.store)).install()
     else:
-        ClassroomEvents(handlers).install()
+        ClassroomEvents(handlers, rooms=rooms_for(cfg.store)).install()
     RecordEvents(handlers).install()
     ExportEvents(handlers).install(app)
     handlers.register()

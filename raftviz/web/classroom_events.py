@@ -11,14 +11,23 @@ acknowledgement), so they never raise and a refused one changes nothing.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from flask_socketio import ConnectionRefusedError as SocketRefused
 
-from raftviz.service.classroom import MAX_NAME, Classroom, ClassroomError, Classrooms
-from raftviz.service.sessions import Connection, Session
+from raftviz.service.classroom import (
+    MAX_NAME,
+    Classroom,
+    ClassroomError,
+    Classrooms,
+    normalize_code,
+)
+from raftviz.service.sessions import Connection, ServerFull, Session
+from raftviz.service.store.rooms import RoomStore
 from raftviz.web.events import MAX_PAYLOAD, Ack, BadRequest, EventHandlers, ok
 from raftviz.web.hello import hello_message
 
@@ -33,6 +42,12 @@ PRESENTER_EVENTS = frozenset(
     {"class_hand", "class_close", "poll_open", "poll_close", "poll_reveal"}
 )
 COUNT_EVERY = 0.25  # seconds between roster/answer-count broadcasts to the students
+# Up to this many students the presenter sees each join, leave and answer at once; beyond it
+# the presenter's view is batched like the students' (every COUNT_EVERY seconds).
+PRESENTER_IMMEDIATE = 40
+ROOM_REFRESH = 60.0  # seconds between re-saves of a live classroom's record (it expires)
+
+log = logging.getLogger(__name__)
 
 
 def _only(event: str, data: dict[str, Any], allowed: set[str]) -> None:
@@ -61,11 +76,13 @@ def _choice(value: Any, name: str, event: str) -> int:
 class ClassroomEvents:
     """The ``class_*`` and ``poll_*`` events, added to the lab's handlers before it registers."""
 
-    def __init__(self, handlers: EventHandlers, classrooms: Classrooms | None = None) -> None:
+    def __init__(self, handlers: EventHandlers, classrooms: Classrooms | None = None,
+                 rooms: RoomStore | None = None) -> None:
         self.handlers = handlers
         self.socketio = handlers.socketio
         self.manager = handlers.manager
         self.classrooms = classrooms or Classrooms()
+        self.rooms = rooms  # classroom records beside the stored sessions (None: memory only)
         self._count_sent: dict[str, float] = {}  # room code -> when counts last went out
         self._count_pending: set[str] = set()
 
@@ -86,6 +103,8 @@ class ClassroomEvents:
         self.handlers.guard = self.guard
         self.handlers.connect_follower = self.connect_follower
         self.handlers.on_leave = self.on_leave
+        if self.rooms is not None and self.handlers.playback.run_task:
+            self.socketio.start_background_task(self._keep_rooms)
 
     # ------------------------------------------------------------ the guard
 
@@ -111,6 +130,10 @@ class ClassroomEvents:
         if room is not None and session is None:
             self.classrooms.close(room)  # the presenter's session expired
             room = None
+        if room is None:  # maybe one this server ran before a restart
+            restored = self._restore_room(normalize_code(code), None, None)
+            if restored is not None:
+                room, session = restored
         if room is None or session is None:
             raise BadRequest(f"no classroom with code {code.strip().upper()!r}; check the code "
                              "on the presenter's screen")
@@ -166,6 +189,10 @@ class ClassroomEvents:
             raise BadRequest("class_create: a student cannot start a classroom; reload the "
                              "page without the join code first")
         self._prune()
+        if session.classroom is None and "secret" in data and self.rooms is not None:
+            code = self._stored_code(session.token)
+            if code is not None:  # this page presented a classroom before a restart
+                self._restore_room(code, conn.sid, data["secret"])
         with session.lock:
             room = session.classroom
             if room is not None:
@@ -182,6 +209,8 @@ class ClassroomEvents:
                 room.frames.full = True
                 resumed = False
             state = room.state_for(conn.sid)
+        if not resumed:
+            self.persist(room)
         return ok(code=room.code, secret=room.secret, link=f"/join/{room.code}",
                   resumed=resumed, **{"class": state})
 
@@ -246,6 +275,11 @@ class ClassroomEvents:
             students = list(room.students)
             session.classroom = None
             self.classrooms.close(room)
+        if self.rooms is not None:
+            try:
+                self.rooms.drop(room.code, room.token)
+            except Exception:
+                log.exception("classroom %s: could not drop its stored record", room.code)
         self.socketio.emit("class", {"closed": True, "code": room.code}, to=room.room)
         for sid in students:
             self.socketio.server.disconnect(sid, namespace="/")
@@ -320,33 +354,125 @@ class ClassroomEvents:
     # ------------------------------------------------------------- updates
 
     def _changed(self, room: Classroom, session: Session, counts_only: bool = False) -> None:
-        """Send the presenter their view now; the students the shared view (counts throttled)."""
-        with session.lock:
-            presenters = [(sid, room.state_for(sid)) for sid in room.presenter_sids
-                          if sid in session.connections]
-            shared = room.shared_student_state()
-        for sid, state in presenters:
-            self.socketio.emit("class", state, to=sid)
+        """Send the presenter their view and the students the shared view.
+
+        A change of substance (control, a poll opened or closed) goes out at once. A change
+        of counts (a join, a leave, an answer) reaches the students at most every
+        COUNT_EVERY seconds; in a large room the presenter's view (with its roster) too, or
+        a lecture of a thousand students joining would cost a million roster lines.
+        """
         if not counts_only:
-            self._count_sent[room.code] = time.monotonic()
-            self.socketio.emit("class", shared, to=room.room)
+            self._send_views(room, session)
             return
+        if len(room.students) <= PRESENTER_IMMEDIATE:
+            self._send_views(room, session, students=False)
+            presenters = False
+        else:
+            presenters = True
         wait = self._count_sent.get(room.code, 0.0) + COUNT_EVERY - time.monotonic()
         if wait <= 0:
-            self._count_sent[room.code] = time.monotonic()
-            self.socketio.emit("class", shared, to=room.room)
+            self._send_views(room, session, presenters=presenters)
         elif room.code not in self._count_pending:
             self._count_pending.add(room.code)
             self.socketio.start_background_task(self._later, room, session, wait)
+
+    def _send_views(
+        self, room: Classroom, session: Session, presenters: bool = True, students: bool = True
+    ) -> None:
+        with session.lock:
+            views = [(sid, room.state_for(sid)) for sid in room.presenter_sids
+                     if sid in session.connections] if presenters else []
+            shared = room.shared_student_state() if students else None
+        for sid, state in views:
+            self.socketio.emit("class", state, to=sid)
+        if shared is not None:
+            self._count_sent[room.code] = time.monotonic()
+            self.socketio.emit("class", shared, to=room.room)
+        self.persist(room)
 
     def _later(self, room: Classroom, session: Session, wait: float) -> None:
         self.socketio.sleep(wait)
         self._count_pending.discard(room.code)
         if session.classroom is room:
+            self._send_views(room, session)
+
+    def persist(self, room: Classroom) -> None:
+        """Store the classroom's record beside its session, so it outlives this server."""
+        if self.rooms is None:
+            return
+        try:
+            self.rooms.save(room.code, room.token, json.dumps(room.record()),
+                            self.manager.limits.session_ttl)
+        except Exception:
+            log.exception("classroom %s: could not store its record", room.code)
+
+    def _stored_code(self, token: str) -> str | None:
+        assert self.rooms is not None
+        try:
+            return self.rooms.code_of(token)
+        except Exception:
+            log.exception("could not look up a stored classroom")
+            return None
+
+    def _restore_room(
+        self, code: str, presenter_sid: str | None, secret: Any
+    ) -> tuple[Classroom, Session] | None:
+        """Bring back classroom ``code`` from its stored record (its session is rebuilt from
+        the store if needed); None when there is none or it cannot be restored. With a
+        presenter's ``secret``, ClassroomError if it is wrong."""
+        if self.rooms is None:
+            return None
+        try:
+            found = self.rooms.load(code)
+        except Exception:
+            log.exception("classroom %s: could not read its stored record", code)
+            return None
+        if found is None:
+            return None
+        token, text = found
+        session = self.manager.get(token)
+        if session is None:
+            try:
+                session = self.manager.open(token)
+            except ServerFull:
+                return None
+            if session.token != token:  # the session itself could not be restored
+                self.manager.discard(session)
+                return None
+        room = session.classroom
+        if room is None:
+            try:
+                room = Classroom.from_record(code, token, json.loads(text), None)
+            except (ValueError, RecursionError, ClassroomError) as exc:
+                log.warning("classroom %s cannot be restored: %s", code, exc)
+                return None
             with session.lock:
-                shared = room.shared_student_state()
-            self._count_sent[room.code] = time.monotonic()
-            self.socketio.emit("class", shared, to=room.room)
+                if session.classroom is None:
+                    session.classroom = room
+                    room.frames.full = True
+                    self.classrooms.adopt(room)
+                    self.adopted(room, session)
+                room = session.classroom
+            log.info("classroom %s restored from the store", code)
+        if secret is not None:
+            room.check_secret(secret)
+        if presenter_sid is not None:
+            room.presenter_sids.add(presenter_sid)
+        return room, session
+
+    def adopted(self, room: Classroom, session: Session) -> None:
+        """A classroom restored from the store is now held here (the cluster subclass
+        records its ownership)."""
+
+    def _keep_rooms(self) -> None:
+        """Re-save live classrooms now and then, so their records expire with their sessions
+        and not while a class goes on without changes."""
+        while True:
+            self.socketio.sleep(ROOM_REFRESH)
+            for code in self.classrooms.codes():
+                room = self.classrooms.get(code)
+                if room is not None and self.manager.get(room.token) is not None:
+                    self.persist(room)
 
     def _prune(self) -> None:
         """Forget classrooms whose presenter session expired."""

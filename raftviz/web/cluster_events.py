@@ -13,14 +13,16 @@ every worker to re-announce the students it holds, so they keep following.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from typing import Any
 
 from flask import Flask, request
 
-from raftviz.service.classroom import Classroom, normalize_code
+from raftviz.service.classroom import MAX_STUDENTS, Classroom, ClassroomError, Poll, normalize_code
 from raftviz.service.sessions import Connection, Session
 from raftviz.service.store.cluster_link import ClusterLink
+from raftviz.service.store.rooms import RoomStore
 from raftviz.web.classroom_events import MAX_CODE, ClassroomEvents
 from raftviz.web.events import Ack, EventHandlers, error, ok
 from raftviz.web.hello import hello_message
@@ -36,11 +38,14 @@ NOT_ANSWERING = ("the classroom's presenter is reconnecting to another server; t
 class ClusterClassroomEvents(ClassroomEvents):
     """:class:`ClassroomEvents` plus ownership in Redis and forwarding between workers."""
 
-    def __init__(self, handlers: EventHandlers, link: ClusterLink, app: Flask) -> None:
-        super().__init__(handlers)
+    def __init__(self, handlers: EventHandlers, link: ClusterLink, app: Flask,
+                 rooms: RoomStore | None = None) -> None:
+        super().__init__(handlers, rooms=rooms)
         self.link = link
         self.app = app
         self.remote: dict[str, tuple[str, str]] = {}  # local student sid -> (code, name)
+        self.workers = 1  # live workers at the last heartbeat: a classroom holds
+        # MAX_STUDENTS per worker, since each worker writes its own students' frames
 
     def install(self) -> None:
         super().install()
@@ -77,6 +82,7 @@ class ClusterClassroomEvents(ClassroomEvents):
         ack = super().class_create(session, conn, data)
         room = session.classroom
         if room is not None and not ack.get("resumed"):
+            room.capacity = MAX_STUDENTS * self.workers
             self.link.register(room.code, session.token, room.secret)
         return ack
 
@@ -89,16 +95,62 @@ class ClusterClassroomEvents(ClassroomEvents):
             return None  # the usual path answers "wrong secret"
         with session.lock:
             room = Classroom(code, record["secret"], session.token, conn.sid)
-            self.classrooms._by_code[code] = room  # noqa: SLF001 - adopting a known code
-            self.classrooms._by_token[session.token] = room  # noqa: SLF001
+            room.capacity = MAX_STUDENTS * self.workers
+            room.poll = self._stored_poll(code, record.get("poll"))
+            self.classrooms.adopt(room)
             session.classroom = room
             room.frames.full = True
             state = room.state_for(conn.sid)
         self.link.register(code, session.token, room.secret)
         self.link.broadcast({"op": "rejoin", "code": code, "owner": self.link.worker})
+        if room.poll is not None:
+            self.socketio.start_background_task(self._forget_gone_answers, room)
         log.info("took classroom %s over", code)
         return ok(code=code, secret=room.secret, link=f"/join/{code}", resumed=True,
                   **{"class": state})
+
+    @staticmethod
+    def _stored_poll(code: str, text: str | None) -> Poll | None:
+        """The poll the previous owner kept in Redis; None (and a log line) if unreadable."""
+        if text is None:
+            return None
+        try:
+            return Poll.from_json(json.loads(text))
+        except (ValueError, RecursionError, ClassroomError) as exc:
+            log.warning("classroom %s: its stored poll is dropped (%s)", code, exc)
+            return None
+
+    def _forget_gone_answers(self, room: Classroom) -> None:
+        """After a takeover, once the other workers re-announced their students: answers of
+        students who did not come back (they sat on the dead worker and rejoin as new
+        students, who may answer again) no longer count."""
+        self.socketio.sleep(CALL_TIMEOUT)
+        session = self.manager.get(room.token)
+        if session is None or session.classroom is not room:
+            return
+        with session.lock:
+            poll = room.poll
+            if poll is None:
+                return
+            for sid in [sid for sid in poll.answers if sid not in room.students]:
+                del poll.answers[sid]
+        self._changed(room, session)
+
+    def adopted(self, room: Classroom, session: Session) -> None:
+        """A classroom restored from the store (every worker had stopped): this worker owns it."""
+        room.capacity = MAX_STUDENTS * self.workers
+        self.link.register(room.code, session.token, room.secret)
+
+    def persist(self, room: Classroom) -> None:
+        """The poll goes to Redis with every change the members see, so a worker taking the
+        classroom over carries it on with its answers (the students on other workers keep
+        their sockets); the record beside the session is stored as in one worker."""
+        super().persist(room)
+        poll = room.poll
+        try:
+            self.link.save_poll(room.code, None if poll is None else json.dumps(poll.to_json()))
+        except Exception:
+            log.exception("classroom %s: could not store its poll", room.code)
 
     def class_close(self, session: Session, conn: Connection, data: dict[str, Any]) -> Ack:
         room = session.classroom
@@ -126,6 +178,14 @@ class ClusterClassroomEvents(ClassroomEvents):
         self.socketio.server.enter_room(sid, f"class:{code}", namespace="/")
         self.remote[sid] = (code, name)
         self._to_owner(code, {"op": "join", "code": code, "sid": sid, "name": name})
+
+    def _enter(self, sid: str, name: str, room: Classroom, session: Session) -> Connection:
+        """As in one worker; a room that looks full first counts the workers again (one may
+        have joined since the last heartbeat)."""
+        if len(room.students) >= room.capacity:
+            self.workers = max(1, self.link.workers_alive())
+            room.capacity = MAX_STUDENTS * self.workers
+        return super()._enter(sid, name, room, session)
 
     def _owner(self, code: str) -> str | None:
         record = self.link.lookup(code)
@@ -219,9 +279,11 @@ class ClusterClassroomEvents(ClassroomEvents):
         while True:
             try:
                 self.link.heartbeat()
+                self.workers = max(1, self.link.workers_alive())
                 for code in self.classrooms.codes():
                     room = self.classrooms.get(code)
                     if room is not None and self.manager.get(room.token) is not None:
+                        room.capacity = MAX_STUDENTS * self.workers
                         self.link.refresh(code, room.token)
             except Exception:
                 log.exception("cluster heartbeat failed")

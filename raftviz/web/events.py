@@ -174,6 +174,8 @@ class EventHandlers:
         self.socketio = socketio
         self.manager = manager
         self.playback = playback
+        # A rebuild from the store replays the run: off the event loop, as heavy requests.
+        manager.offload = playback.offload
         # event -> (payload limit, payload optional, handler)
         self.events: dict[str, tuple[int, bool, Callable[[Session, Connection, Any], Ack]]] = {
             "command": (MAX_PAYLOAD, False, self.command),
@@ -223,8 +225,7 @@ class EventHandlers:
         try:
             if self.manager.full and (token is None or self.manager.get(token) is None):
                 self.playback.expire()  # idle sessions make room first
-            # A rebuild from the store replays the run: off the event loop, as heavy requests.
-            session = self.manager.open(token, offload=self.playback.offload)
+            session = self.manager.open(token)
         except ServerFull:
             raise SocketRefused("server full", {"error": "server full"}) from None
         except Exception:

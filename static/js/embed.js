@@ -3,7 +3,7 @@
 // session) and offers only the player: play/pause, step, scrub, speed; the cluster is drawn by
 // the lab's own view module. Parameters (docs/protocol.md):
 //   trace=<share-link trace>  from=<ms>  to=<ms>  speed=<0.001..1>  autoplay=1  logs=1
-//   lesson=<id>  step=<first step, from 0>  last=<last step>
+//   lesson=<id>  step=<first step, from 0>  last=<last step>  text=0 (hide the step's text)
 
 import { io } from "/static/vendor/socket.io/socket.io.esm.min.js";
 import { SimClock } from "./clock.js";
@@ -32,6 +32,7 @@ const opts = {
   speed: Math.min(1, Math.max(0.001, number("speed", 0.05))),
   autoplay: params.get("autoplay") === "1",
   logs: params.get("logs") === "1",
+  text: params.get("text") !== "0",
 };
 
 const store = new Store();
@@ -167,10 +168,31 @@ speedBox.value = String(opts.speed);
 speedBox.addEventListener("change", () => ready && player("speed", { speed: Number(speedBox.value) }));
 
 const lessonBar = byId("embed-lesson");
+const textBox = byId("embed-text");
+const textToggle = byId("embed-text-toggle");
+let shownHtml = null; // the step text last put in textBox
+let showText = opts.text;
 if (opts.lesson) {
   lessonBar.hidden = false;
   byId("embed-back").addEventListener("click", () => goStep(-1));
   byId("embed-next").addEventListener("click", () => goStep(1));
+  textToggle.addEventListener("click", () => {
+    showText = !showText;
+    dirty = true;
+  });
+}
+
+/** The step's text (server-rendered, sanitised markdown), beside the cluster unless hidden. */
+function renderText(step) {
+  textToggle.setAttribute("aria-pressed", showText ? "true" : "false");
+  textBox.hidden = !showText || !step;
+  document.body.classList.toggle("with-text", !textBox.hidden);
+  if (!step || step.html === shownHtml) return;
+  shownHtml = step.html;
+  const t = document.createElement("template");
+  t.innerHTML = typeof step.html === "string" ? step.html : "";
+  textBox.replaceChildren(t.content);
+  textBox.scrollTop = 0;
 }
 
 async function goStep(delta) {
@@ -237,6 +259,7 @@ function renderBar(snap) {
     byId("embed-back").disabled = lesson.step.index <= opts.step;
     byId("embed-next").disabled = lesson.step.index >= last;
   }
+  if (opts.lesson) renderText(lesson?.step);
 }
 
 store.subscribe(() => { dirty = true; });

@@ -3,6 +3,7 @@ presenter, and that survives the presenter's worker being killed."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,20 @@ def test_students_on_other_workers_follow_and_the_class_survives_its_worker(
     assert tally == [1, 0, 1]
     refused = students[0].call("command", {"command": {"type": "heal"}}, ok=False)
     assert "read-only" in refused["error"]
+    # The room takes 250 students per live worker: each worker writes its own students' frames.
+    deadline = time.monotonic() + 10  # workers count each other by their heartbeats
+    while presenter.call("class_state")["class"]["capacity"] != 250 * len(cluster.workers):
+        assert time.monotonic() < deadline, "the room never counted every worker"
+        time.sleep(0.2)
+
+    # A poll open when the owner dies carries over with its answers.
+    presenter.call("poll_open", {"secret": secret, "question": "Does the class survive?",
+                                 "choices": ["yes", "no"]})
+    for s in students:
+        last_class(s, lambda c: (c.get("poll") or {}).get("question") == "Does the class "
+                   "survive?", "the second poll")
+        s.call("poll_answer", {"choice": 0})
+    last_class(presenter, lambda c: (c.get("poll") or {}).get("answers") == 2, "two answers")
 
     # The presenter's worker dies. Its page reconnects (nginx sends it elsewhere), the session
     # is rebuilt from Redis, and presenting again with the secret takes the classroom over.
@@ -105,6 +120,13 @@ def test_students_on_other_workers_follow_and_the_class_survives_its_worker(
     assert view(again.frames[0]) == before
     resumed = again.call("class_create", {"secret": secret})
     assert resumed["code"] == code and resumed["resumed"] is True
+    carried = resumed["class"]["poll"]
+    assert carried["question"] == "Does the class survive?" and carried["open"] is True
+    assert carried["tally"] == [2, 0]
+    # The students (on the workers still alive) are the same members: they change their minds.
+    for s in students:
+        s.call("poll_answer", {"choice": 1})
+    assert again.call("poll_close", {"secret": secret})["tally"] == [0, 2]
     again.command(type="restart", node="n1")
     again.player(action="advance", ms=800)
     for s in students:

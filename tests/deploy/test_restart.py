@@ -164,3 +164,76 @@ def test_kill_9_mid_lesson_comes_back_at_the_same_step(
         back.close()
     finally:
         app.stop()
+
+
+def test_a_classroom_survives_kill_9_with_its_code_and_poll(
+    tmp_path: Path, store_flags: list[str]
+) -> None:
+    if "--redis" in store_flags:
+        import redis
+
+        redis.Redis.from_url(store_flags[1]).flushdb()
+    app = App(tmp_path, *store_flags)
+    try:
+        presenter = PageClient(app.url)
+        created = presenter.call("class_create", {})
+        code, secret = created["code"], created["secret"]
+        student = PageClient(app.url, join=code, name="Ada")
+        presenter.command(type="crash", node="n1")
+        presenter.player(action="advance", ms=600)
+        presenter.call("poll_open", {"secret": secret, "question": "Who leads next?",
+                                     "choices": ["n2", "n3", "nobody"]})
+        student.call("poll_answer", {"choice": 2})
+        before = presenter.full_frame()
+        app.kill9()
+        presenter.close()
+        student.close()
+        app.start()
+
+        # The student's page comes back first: the code still works, and it shows the
+        # presenter's cluster where it stood (rebuilt from the store) and the open poll.
+        back = PageClient(app.url, join=code, name="Ada")
+        frame = back.frames[0]
+        assert frame["full"] and frame["time"] == before["time"]
+        assert [(n["id"], n["state"], n["role"], n["term"]) for n in frame["nodes"]] == [
+            (n["id"], n["state"], n["role"], n["term"]) for n in before["nodes"]]
+        back.wait(lambda: any((c.get("poll") or {}).get("question") == "Who leads next?"
+                              for c in back.classes), "the poll")
+        poll = next(c["poll"] for c in reversed(back.classes) if c.get("poll"))
+        assert poll["open"] is True and poll["answers"] == 0  # every socket is new: answer again
+
+        # The presenter presents again with the secret: the same classroom, not a new one.
+        host = PageClient(app.url, token=presenter.token)
+        assert host.token == presenter.token, host.hello.get("restore_error")
+        assert "wrong presenter secret" in host.call("class_create", {"secret": "nope"},
+                                                     ok=False)["error"]
+        resumed = host.call("class_create", {"secret": secret})
+        assert resumed["code"] == code and resumed["resumed"] is True
+        assert resumed["class"]["students"] == 1
+        back.call("poll_answer", {"choice": 1})
+        assert host.call("poll_close", {"secret": secret})["tally"] == [0, 1, 0]
+        host.command(type="restart", node="n1")
+        back.wait(lambda: any(
+            next(n for n in f["nodes"] if n["id"] == "n1")["state"] == "up"
+            for f in back.frames if "nodes" in f and f["nodes"]), "n1 back up at the student")
+        # Closing the classroom forgets it: after another restart the code is unknown.
+        host.call("class_close", {"secret": secret})
+        app.kill9()
+        host.close()
+        back.close()
+        app.start()
+        assert "no classroom with code" in refusal(app.url, {"join": code})
+    finally:
+        app.stop()
+
+
+def refusal(url: str, auth: dict[str, str]) -> str:
+    """The reason the server gives for refusing a connection with ``auth``."""
+    import socketio
+
+    reasons: list[str] = []
+    client = socketio.Client(reconnection=False)
+    client.on("connect_error", lambda data: reasons.append(str(data)))
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
+    return " ".join(reasons)

@@ -248,3 +248,29 @@ def audit_export_panel_and_embed(ctx: Any, server_url: str) -> None:
     embed.goto(server_url + "/embed?lesson=leader-election&step=0&logs=1")
     expect(embed.get_by_test_id("embed")).to_have_attribute("data-ready", "true", timeout=30000)
     audit(embed, "embed")
+
+
+def test_embedded_lesson_shows_each_steps_text_and_can_hide_it(page: Any, server_url: str,
+                                                               save_screenshot: Any) -> None:
+    page.set_default_timeout(15000)
+    page.set_viewport_size({"width": 1100, "height": 620})
+    page.goto(server_url + "/embed?lesson=leader-election&step=0&last=1")
+    expect(page.get_by_test_id("embed")).to_have_attribute("data-ready", "true", timeout=30000)
+    text = page.get_by_test_id("embed-text")
+    expect(text).to_be_visible()
+    first = text.inner_text()
+    assert len(first) > 80, first  # the step's scenario, not a title
+    save_screenshot(page, "lesson-text")
+    page.get_by_test_id("embed-next").click()
+    expect(page.get_by_test_id("embed-step-title")).to_contain_text("Step 2:")
+    expect(text).not_to_have_text(first)
+    toggle = page.get_by_test_id("embed-text-toggle")
+    toggle.click()
+    expect(text).to_be_hidden()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    toggle.click()
+    expect(text).to_be_visible()
+    page.goto(server_url + "/embed?lesson=leader-election&step=0&text=0")
+    expect(page.get_by_test_id("embed")).to_have_attribute("data-ready", "true", timeout=30000)
+    expect(page.get_by_test_id("embed-step-title")).to_contain_text("Step 1:")
+    expect(page.get_by_test_id("embed-text")).to_be_hidden()

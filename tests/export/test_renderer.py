@@ -266,3 +266,63 @@ def test_client_traffic_is_drawn_from_the_clients_hub() -> None:
     assert len(drawn) == len(requests)
     assert len(groups(root, "message")) == len(snap["messages"])
     assert len(groups(root, "hub")) == 1
+
+
+def test_timer_arcs_follow_each_servers_election_timer_and_the_leaders_lease() -> None:
+    h = History(ClusterConfig(size=3, seed=5))
+    assert h.run_until_condition(leader_exists, 5000)
+    h.run_for(37)  # mid-way between heartbeats: every follower's timer has run a little
+    snap = snapshot(h.cluster)
+    root = parse(to_svg(build_scene(snap, 1280, 720)))
+    drawn = {g.get("data-node"): g for g in groups(root, "timers")}
+    for node in snap["nodes"]:
+        e = node["election"]
+        if e is None or node["state"] != "up":
+            assert node["id"] not in drawn or drawn[node["id"]].get("data-election") is None
+            continue
+        g = drawn[node["id"]]
+        assert float(g.get("data-election") or -1) == pytest.approx(
+            min(1.0, e["elapsed"] / e["timeout"]), abs=1e-3)
+        assert g.find(f"{SVG}path") is not None or g.find(f"{SVG}circle") is not None
+    lease = snap["nodes"][[n["id"] for n in snap["nodes"]].index(h.cluster.leader)]
+    remaining = (lease["leader_state"] or {}).get("lease_remaining") or 0
+    assert (drawn.get(h.cluster.leader) is not None and drawn[h.cluster.leader].get("data-lease")
+            is not None) == (remaining > 0)
+
+
+def test_lost_messages_are_marked_where_they_died_for_a_moment() -> None:
+    h = History(ClusterConfig(size=3, seed=5))
+    assert h.run_until_condition(leader_exists, 5000)
+    leader = h.cluster.leader
+    assert leader is not None
+    h.apply_json({"type": "crash", "node": next(n for n in h.cluster.hosts if n != leader)})
+    h.run_for(120)  # heartbeats to the crashed server are lost on arrival
+    snap = snapshot(h.cluster)
+    recent = [d for d in snap["dropped"] if snap["time"] - d["lost_at"] <= 400]
+    assert recent, "the scenario should lose heartbeats"
+    root = parse(to_svg(build_scene(snap, 1280, 720)))
+    marks = groups(root, "lost-message")
+    assert {m.get("data-id") for m in marks} == {str(d["id"]) for d in recent}
+    assert all(len(list(m.iter(f"{SVG}line"))) == 2 for m in marks)  # an X each
+    h.run_for(1000)  # long after: only the newest losses are marked
+    later = snapshot(h.cluster)
+    fresh = {str(d["id"]) for d in later["dropped"] if later["time"] - d["lost_at"] <= 400}
+    again = groups(parse(to_svg(build_scene(later, 1280, 720))), "lost-message")
+    assert {m.get("data-id") for m in again} == fresh
+    assert not fresh & {m.get("data-id") for m in marks}
+
+
+def test_the_timer_arc_is_painted_in_the_png() -> None:
+    h = History(ClusterConfig(size=3, seed=5))
+    assert h.run_until_condition(leader_exists, 5000)
+    h.run_for(90)
+    snap = snapshot(h.cluster)
+    with_arcs = build_scene(snap, 1280, 720)
+    still = {**snap, "nodes": [{**n, "election": None, "leader_state": None}
+                               for n in snap["nodes"]]}
+    without = build_scene(still, 1280, 720)
+    a, b = render_rgb(with_arcs), render_rgb(without)
+    assert ImageChops.difference(a, b).getbbox() is not None, "the arcs should change pixels"
+    timer_grey = (0x8D, 0x99, 0xAB)
+    assert timer_grey in {c for _, c in a.getcolors(1 << 20) or []}
+    assert timer_grey not in {c for _, c in b.getcolors(1 << 20) or []}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from raftviz.service.classroom import CODE_ALPHABET, CODE_LENGTH
 from raftviz.service.sessions import Session
+from raftviz.web.classroom_events import PRESENTER_IMMEDIATE
 from tests.web.conftest import Page, Server
 
 
@@ -255,3 +257,37 @@ def test_students_follow_the_presenters_lesson(
     assert len(host.classes[-1]["poll"]["choices"]) == len(question["choices"])
     assert "no multiple-choice question" in host.refused(
         "poll_open", {"secret": created["secret"], "lesson_question": "nope"})
+
+
+def test_a_full_room_refuses_the_next_student(
+    server: Server, room: tuple[Member, dict[str, Any]]
+) -> None:
+    host, created = room
+    classroom = next(s for s in server.manager.sessions() if s.classroom).classroom
+    assert classroom is not None and created["class"]["capacity"] == classroom.capacity == 250
+    classroom.capacity = 2
+    student(server, created["code"])
+    student(server, created["code"])
+    refused = server.socketio.test_client(server.app, auth={"join": created["code"]})
+    assert not refused.is_connected()
+    host.receive()
+    assert host.classes[-1]["students"] == 2
+
+
+def test_a_large_room_batches_the_presenters_roster(
+    server: Server, room: tuple[Member, dict[str, Any]]
+) -> None:
+    host, created = room
+    host.receive()
+    before = len(host.classes)
+    pupils = [student(server, created["code"], f"p{i}") for i in range(PRESENTER_IMMEDIATE + 20)]
+    host.receive()
+    immediate = len(host.classes) - before
+    # One view per join up to the threshold; past it, joins within COUNT_EVERY share one.
+    assert PRESENTER_IMMEDIATE <= immediate < PRESENTER_IMMEDIATE + 20
+    deadline = time.monotonic() + 5
+    while host.classes[-1]["students"] != len(pupils) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        host.receive()
+    last = host.classes[-1]
+    assert last["students"] == len(pupils) and len(last["roster"]) == len(pupils)
