@@ -608,6 +608,12 @@ def _network(cluster: Cluster) -> dict[str, Any]:
                          "drop": p.drop, "duplicate": p.duplicate}
             for (a, b), p in sorted(net.links.items())
         },
+        # Scripting: message kinds dropped on arrival per (src, dst), "*" for any server.
+        "dropped_kinds": [
+            {"src": a, "dst": b, "kinds": sorted(kinds)}
+            for (a, b), kinds in sorted(net.dropped_kinds.items()) if kinds
+        ],
+        "jitter": net.jitter,
     }
 
 

@@ -37,36 +37,11 @@ const INJECT = {
 const PROPOSE_OPS = ["set", "get", "delete", "cas"];
 const JITTER_MAX = 200; // the slider's end; the command takes up to 10000 ms
 
-// The snapshot does not carry the drop rules or the jitter (docs/snapshot.md `network`), but
-// the engine narrates every change of either as a "network" milestone (Cluster.set_dropped_kinds,
-// Cluster.set_jitter), and milestones cover the whole run up to now: replaying them gives what
-// is in force, also after a jump back, a lesson's setup or an imported trace.
-const DROP_TEXT = /^messages (\S+) → (\S+): dropping (.+)$/;
-const JITTER_TEXT = /^every message now waits up to (\S+) ms extra$/;
-
-let memo = { key: "", value: { rules: [], jitter: 0 } };
-
-/** `{rules: [{src, dst, kinds}], jitter}` in force at the snapshot's time. */
+/** `{rules: [{src, dst, kinds}], jitter}` in force at the snapshot's time
+ * (docs/snapshot.md: `network.dropped_kinds`, `network.jitter`). */
 export function networkScript(snap) {
-  const list = snap?.milestones || [];
-  const key = `${list.length}:${list.length ? list[list.length - 1].seq : -1}:${list.length ? list[0].seq : -1}`;
-  if (key === memo.key) return memo.value;
-  const rules = new Map();
-  let jitter = 0;
-  for (const m of list) {
-    if (m.kind !== "network") continue;
-    const drop = DROP_TEXT.exec(m.text);
-    if (drop) {
-      const [, src, dst, what] = drop;
-      if (what === "nothing") rules.delete(`${src}>${dst}`);
-      else rules.set(`${src}>${dst}`, { src, dst, kinds: what.split(", ") });
-      continue;
-    }
-    const j = JITTER_TEXT.exec(m.text);
-    if (j) jitter = Number(j[1]) || 0;
-  }
-  memo = { key, value: { rules: [...rules.values()], jitter } };
-  return memo.value;
+  const net = snap?.network || {};
+  return { rules: net.dropped_kinds || [], jitter: Number(net.jitter) || 0 };
 }
 
 const who = (id) => (id === "*" ? "any server" : id);
