@@ -9,6 +9,12 @@ The runner records the cluster as it was when each step began, so :meth:`LessonR
 back to a step restores that moment exactly (and drops the future, as a new command after a
 rewind does in History). Going forward completes the steps in between the way the lesson
 would: it performs the tasks the learner skipped and runs the predictions left unanswered.
+
+Everything the learner did is kept in :attr:`LessonRunner.journal` (JSON data, each entry with
+the History position it was made at), because the runner is deterministic: a new runner that
+redoes the journal (:meth:`~LessonRunner.redo`), each entry at its position, is the same lesson
+at the same step with the same answers. That is how a stored session resumes its lesson
+(raftviz/service/store/lessons.py).
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ from raftviz.sim.engine.network import Envelope
 from raftviz.sim.history import History
 
 DEFAULT_HINT_AFTER_S = 20.0
+# Journal entries one lesson run keeps (a learner command, an answer, a step change each add
+# one; going back does not remove any): a bound on what a stored lesson replays.
+MAX_JOURNAL = 10_000
+JOURNAL_OPS = ("start", "goto", "command", "perform", "answer")
 
 
 class LessonUsageError(ValueError):
@@ -75,6 +85,8 @@ class LessonRunner:
         self.history = History(lesson.setup)
         self.generation = 0  # bumped whenever self.history becomes a different object
         self._steps: list[_StepState] = []
+        # What the learner did, in order: {"op", "events", "time", ...its arguments}.
+        self.journal: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ navigation
 
@@ -91,6 +103,11 @@ class LessonRunner:
 
     def start(self) -> None:
         """Begin the lesson from its first step on a fresh cluster."""
+        at = self._at()
+        self._start()
+        self._record("start", at)
+
+    def _start(self) -> None:
         self._new_history(self.lesson.setup)
         self._steps = []
         self._begin(0)
@@ -98,21 +115,25 @@ class LessonRunner:
     def goto(self, index: int) -> None:
         """Go to step ``index``: back restores it as it began; forward completes the steps
         in between (their tasks and predictions) the way the lesson would."""
-        if not 0 <= index < len(self.lesson.steps):
+        if isinstance(index, bool) or not isinstance(index, int) or not (
+            0 <= index < len(self.lesson.steps)
+        ):
             raise LessonUsageError(
-                f"no step {index}; this lesson has steps 0..{len(self.lesson.steps) - 1}"
+                f"no step {index!r}; this lesson has steps 0..{len(self.lesson.steps) - 1}"
             )
+        at = self._at()
         if not self._steps:
-            self.start()
+            self._start()
         if index <= self.current:
             mark = self._steps[index].mark
             del self._steps[index:]
             self._restore(mark)
             self._begin(index)
-            return
-        while self.current < index:
-            self._complete_current()
-            self._begin(self.current + 1)
+        else:
+            while self.current < index:
+                self._complete_current()
+                self._begin(self.current + 1)
+        self._record("goto", at, step=index)
 
     def next(self) -> None:
         """Go to the following step (completing this one first)."""
@@ -121,6 +142,65 @@ class LessonRunner:
     def restart_step(self) -> None:
         """Back to the beginning of the current step (after experimenting)."""
         self.goto(self.current)
+
+    # ------------------------------------------------------------------ the journal
+
+    def redo(self, entry: Any) -> None:
+        """Repeat one :attr:`journal` entry of another runner of this lesson; the caller has
+        put :attr:`history` where the entry was made (``events``, ``time``) first.
+
+        Raises LessonUsageError or CommandError for an entry this lesson cannot repeat.
+        """
+        if not isinstance(entry, dict):
+            raise LessonUsageError("a journal entry must be an object")
+        op = entry.get("op")
+        if op == "start":
+            self.start()
+        elif op == "goto":
+            self.goto(entry.get("step"))  # type: ignore[arg-type] # goto checks it
+        elif op == "command":
+            self.on_learner_command(entry.get("command"))
+        elif op == "perform":
+            task = entry.get("task")
+            if not isinstance(task, str) or not self.perform(task):
+                raise LessonUsageError(f"task {task!r} cannot be done for the learner now")
+        elif op == "answer":
+            question = entry.get("question")
+            if not isinstance(question, str):
+                raise LessonUsageError("an answer names its question")
+            answered = len(self.journal)
+            result = self.answer(question, entry.get("choice"))
+            if len(self.journal) == answered:
+                raise LessonUsageError(f"question {question!r} was answered already")
+            if "watch" in entry:
+                # What the learner was shown: the narration it came from may be older than the
+                # checkpoint a restore started from (raftviz/service/store/lessons.py).
+                result["watch"] = self.journal[-1]["watch"] = _checked_watch(
+                    entry["watch"], next(q for q in self.step.questions if q.id == question)
+                )
+        else:
+            raise LessonUsageError(f"unknown journal entry {op!r}; entries are "
+                                   f"{', '.join(JOURNAL_OPS)}")
+
+    def adopt(self, history: History) -> None:
+        """Go on with ``history`` in place of :attr:`history`: the same run, rebuilt apart
+        (the same configuration and command log, standing at a later position)."""
+        old = self.history
+        for state in self._steps:
+            if state.mark.history is old:
+                state.mark.history = history
+        self.history = history
+
+    def _at(self) -> tuple[int, float]:
+        if len(self.journal) >= MAX_JOURNAL:
+            raise CommandError(
+                f"this lesson has recorded {MAX_JOURNAL} actions, the most one run keeps; "
+                "start the lesson again"
+            )
+        return self.history.cluster.events_processed, self.history.now
+
+    def _record(self, op: str, at: tuple[int, float], **fields: Any) -> None:
+        self.journal.append({"op": op, "events": at[0], "time": at[1], **fields})
 
     # ------------------------------------------------------------------ the learner
 
@@ -131,10 +211,13 @@ class LessonRunner:
         Raises CommandError (nothing changes) when the engine refuses the command.
         """
         state = self._state()
+        at = self._at()
         command = parse_command(data)
         envelope = self._envelope(command)
         self.history.apply(command)
-        return self._check_tasks(state, command, envelope, by="learner")
+        completed = self._check_tasks(state, command, envelope, by="learner")
+        self._record("command", at, command=command.to_json())
+        return completed
 
     def solution_command(self, task_id: str) -> dict[str, Any]:
         """The task's solution as the JSON command a learner would send right now."""
@@ -146,6 +229,13 @@ class LessonRunner:
 
     def perform(self, task_id: str) -> list[str]:
         """Do a task for the learner ("show me"): apply its solution as a learner command."""
+        at = self._at()
+        completed = self._perform(task_id)
+        if completed:
+            self._record("perform", at, task=task_id)
+        return completed
+
+    def _perform(self, task_id: str) -> list[str]:
         state = self._state()
         if task_id in state.done:
             return []
@@ -168,6 +258,7 @@ class LessonRunner:
         self._check_choice(question, choice)
         if question_id in state.answers:
             return state.answers[question_id]
+        at = self._at()
         failures: list[str] = []
         if question.predict:
             missing = [t.id for t in self.step.tasks if t.id not in state.done]
@@ -194,6 +285,7 @@ class LessonRunner:
             "failures": failures,
         }
         state.answers[question.id] = result
+        self._record("answer", at, question=question.id, choice=choice, watch=result["watch"])
         return result
 
     def hint_due(self) -> list[dict[str, Any]]:
@@ -315,7 +407,7 @@ class LessonRunner:
         for task in self.step.tasks:
             if task.id not in state.done:
                 try:
-                    self.perform(task.id)
+                    self._perform(task.id)
                 except CommandError as exc:
                     state.failures.append(f"tasks[{task.id}]: {exc}")
         for question in self.step.questions:
@@ -488,6 +580,26 @@ class LessonRunner:
             **self.lesson.summary_json(),
             "step_titles": [{"id": s.id, "title": s.title} for s in self.lesson.steps],
         }
+
+
+_WATCH_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "pattern": int, "seq": int, "time": (int, float), "node": str, "kind": str, "text": str,
+}
+
+
+def _checked_watch(watch: Any, question: Question) -> list[dict[str, Any]]:
+    """A journal's ``watch`` list, checked field by field (it comes from a store)."""
+    if not isinstance(watch, list) or len(watch) > len(question.watch):
+        raise LessonUsageError(f"question {question.id!r} watches {len(question.watch)} patterns")
+    for item in watch:
+        if not isinstance(item, dict) or set(item) != set(_WATCH_FIELDS) or any(
+            isinstance(item[k], bool) or not isinstance(item[k], t)
+            for k, t in _WATCH_FIELDS.items()
+        ):
+            raise LessonUsageError(f"a watched event must have {', '.join(_WATCH_FIELDS)}")
+        if not 0 <= item["pattern"] < len(question.watch) or len(item["text"]) > 1000:
+            raise LessonUsageError("a watched event is out of range")
+    return watch
 
 
 def _holding(condition: Any) -> Callable[[Cluster], bool]:

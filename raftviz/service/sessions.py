@@ -12,8 +12,9 @@ cannot keep the server busy for long. Memory is bounded per session: a cap on re
 (a clear error past it) and on checkpoints (thinned, so a jump back replays a little more).
 
 With a :mod:`~raftviz.service.store` the manager makes sessions durable: :meth:`SessionManager.save`
-writes the configuration and every new command before the web layer acknowledges the event,
-and :meth:`SessionManager.open` rebuilds a session it does not hold from the store by replay.
+writes the configuration and every new command (and, during a guided lesson, the lesson's
+journal) before the web layer acknowledges the event, and :meth:`SessionManager.open` rebuilds
+a session it does not hold from the store by replay, off the event loop when given an offload.
 """
 
 from __future__ import annotations
@@ -23,14 +24,20 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from raftviz.service.frame_state import FrameState
 from raftviz.service.store import Fenced, Position, SessionStore, StoreError, rebuild
-from raftviz.service.store.base import encode_command, encode_config
+from raftviz.service.store.base import LessonWrite, StoredRun, encode_command, encode_config
 from raftviz.service.store.checkpoint import StoredCheckpoint, seal
+from raftviz.service.store.lessons import (
+    decode_journal,
+    find_stored_lesson,
+    lesson_write,
+    resume_lesson,
+)
 from raftviz.sim.changes import before_step, changes
 from raftviz.sim.engine.cluster import MAX_NODES, ClusterConfig, CommandError
 from raftviz.sim.engine.errors import WorkLimitError
@@ -43,7 +50,7 @@ from raftviz.sim.history import (
 )
 
 if TYPE_CHECKING:
-    from raftviz.lessons import LessonRunner
+    from raftviz.lessons import Lesson, LessonRunner
     from raftviz.service.classroom import Classroom
 
 log = logging.getLogger(__name__)
@@ -117,6 +124,8 @@ class StoredMark:
     horizon: float = 0.0
     checkpoint: tuple[int, float] | None = None
     saved_at: float = 0.0
+    lesson: LessonRunner | None = None  # the lesson whose journal is stored
+    journal: int = 0  # how many of its journal entries
 
 
 class TokenBucket:
@@ -440,8 +449,14 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._by_sid: dict[str, Session] = {}
         self._created = 0
-        # Guards the two maps; taken only for short, non-yielding dictionary updates.
+        # Guards the maps; taken only for short, non-yielding dictionary updates.
         self._lock = lock_factory()
+        # Tokens being restored: (a lock the restorer holds, how many connections want it).
+        self._restoring: dict[str, tuple[SessionLock, list[int]]] = {}
+        # Lessons by id, for restoring a session that runs one (set by the web layer).
+        self.find_lesson: Callable[[str], Lesson | None] | None = None
+        # Where a rebuild runs when open() is given none (the web layer: a worker thread).
+        self.offload: Callable[[Callable[[], Any]], Any] | None = None
 
     def _check_default_config(self) -> None:
         if self.config.size > self.limits.max_nodes:
@@ -465,12 +480,16 @@ class SessionManager:
         with self._lock:
             return [s for s in self._sessions.values() if s.playing]
 
-    def open(self, token: str | None) -> Session:
+    def open(
+        self, token: str | None, offload: Callable[[Callable[[], Any]], Any] | None = None
+    ) -> Session:
         """The session for ``token``, or a new one (with a new token); ServerFull if no room.
 
         A token this worker does not hold is looked up in the store and the session rebuilt
-        by replay; if the stored session cannot be restored, the new session carries the
-        reason in ``restore_error`` (nothing else is affected).
+        by replay, in ``offload`` (else :attr:`offload`, else right here); if the stored
+        session cannot be restored, the new session carries the reason in ``restore_error``
+        (nothing else is affected). Connections that open one token at once wait for a single
+        restore.
         """
         now = self.clock()
         with self._lock:
@@ -480,48 +499,103 @@ class SessionManager:
                 return session
             if len(self._sessions) >= self.limits.max_sessions:
                 raise ServerFull("server full")
-        restored, problem = self._restore(token) if token else (None, None)
-        with self._lock:
-            if restored is not None and token is not None:
+        if not token or self.store is None:
+            return self._new(None)
+        with self._one_restore(token):
+            with self._lock:
                 session = self._sessions.get(token)
                 if session is not None:  # another connection restored it meanwhile
+                    session.touch(now)
                     return session
-                session = restored
-            else:
-                if len(self._sessions) >= self.limits.max_sessions:
-                    raise ServerFull("server full")
-                history = History(self.config)
-                session = Session(
-                    secrets.token_urlsafe(24), history, self.limits, now, self.lock_factory()
-                )
-                session.restore_error = problem
-            self._created += 1
-            session.serial = self._created
-            self._sessions[session.token] = session
-            return session
+            restored, problem = self._restore(
+                token, offload or self.offload or (lambda fn: fn())
+            )
+            if restored is None:
+                return self._new(problem)
+            with self._lock:
+                self._register(restored)
+            return restored
 
-    def _restore(self, token: str) -> tuple[Session | None, str | None]:
-        """Rebuild session ``token`` from the store: (session, None), or (None, why not)."""
-        if self.store is None:
-            return None, None
+    @contextmanager
+    def _one_restore(self, token: str) -> Iterator[None]:
+        """Held while ``token`` is restored: a second connection waits (without blocking the
+        event loop) and then finds the session in memory, instead of claiming it again."""
+        with self._lock:
+            gate, waiting = self._restoring.setdefault(token, (self.lock_factory(), [0]))
+            waiting[0] += 1
         try:
-            run = self.store.claim(token)
+            with gate:
+                yield
+        finally:
+            with self._lock:
+                waiting[0] -= 1
+                if not waiting[0]:
+                    del self._restoring[token]
+
+    def _new(self, problem: str | None) -> Session:
+        with self._lock:
+            if len(self._sessions) >= self.limits.max_sessions:
+                raise ServerFull("server full")
+            session = Session(
+                secrets.token_urlsafe(24), History(self.config), self.limits, self.clock(),
+                self.lock_factory(),
+            )
+            session.restore_error = problem
+            self._register(session)
+        return session
+
+    def _register(self, session: Session) -> None:
+        """Add a session to the map; the caller holds ``_lock``."""
+        self._created += 1
+        session.serial = self._created
+        self._sessions[session.token] = session
+
+    def _restore(
+        self, token: str, offload: Callable[[Callable[[], Any]], Any]
+    ) -> tuple[Session | None, str | None]:
+        """Rebuild session ``token`` from the store: (session, None), or (None, why not).
+
+        The store is read here (its clients belong to the event loop); the replay, pure
+        computation, runs in ``offload``.
+        """
+        store = self.store
+        assert store is not None
+        try:
+            run = store.claim(token)
             if run is None:
                 return None, None
-            history = rebuild(run, self.store.key)
+            lesson = (
+                None if run.lesson is None else find_stored_lesson(run.lesson, self.find_lesson)
+            )
+            journal = [] if lesson is None else decode_journal(run.journal)
+            rebuilt: tuple[History, LessonRunner | None] = offload(
+                lambda: self._rebuild(run, lesson, journal)
+            )
         except StoreError as exc:
             log.warning("stored session could not be restored: %s", exc)
             return None, f"your saved session could not be restored ({exc}); this is a new one"
+        history, runner = rebuilt
         session = Session(token, history, self.limits, self.clock(), self.lock_factory())
         session.used = True
+        session.lesson = runner
         session.speed = min(max(run.position.speed, MIN_SPEED), MAX_SPEED)
         session._bound_memory()  # noqa: SLF001
         cp = run.checkpoint
         session.stored = StoredMark(
             run.epoch, history, list(history.log), history.horizon,
             None if cp is None else (cp.events, cp.time), self.clock(),
+            runner, 0 if runner is None else len(runner.journal),
         )
         return session, None
+
+    def _rebuild(
+        self, run: StoredRun, lesson: Lesson | None, journal: list[dict[str, Any]]
+    ) -> tuple[History, LessonRunner | None]:
+        """The stored run replayed, and its lesson (if it runs one) redone on it."""
+        assert self.store is not None
+        history = rebuild(run, self.store.key)
+        runner = None if lesson is None else resume_lesson(lesson, journal, run, history)
+        return history, runner
 
     # ---------------------------------------------------------------- store
 
@@ -555,7 +629,7 @@ class SessionManager:
                 written = store.write(
                     session.token, mark.epoch, config=None, keep=keep,
                     commands=[encode_command(e) for e in new], position=position, ttl=ttl,
-                    drop_checkpoint=drop,
+                    drop_checkpoint=drop, lesson=_lesson_change(session.lesson, mark),
                 )
                 if written:
                     del mark.entries[keep:]
@@ -567,6 +641,7 @@ class SessionManager:
                 store.write(
                     session.token, epoch, config=encode_config(h), keep=0,
                     commands=[encode_command(e) for e in h.log], position=position, ttl=ttl,
+                    lesson=lesson_write(session.lesson),
                 )
                 mark = session.stored = StoredMark(epoch, h, list(h.log))
         except Fenced:
@@ -578,6 +653,8 @@ class SessionManager:
         assert mark is not None
         mark.horizon = h.horizon
         mark.saved_at = self.clock()
+        mark.lesson = session.lesson
+        mark.journal = 0 if session.lesson is None else len(session.lesson.journal)
 
     def save_position(self, session: Session) -> None:
         """While playing, write where the run stands about once a second (not per frame)."""
@@ -706,3 +783,12 @@ class SessionManager:
 
     def __iter__(self) -> Iterator[Session]:
         return iter(self.sessions())
+
+
+def _lesson_change(runner: LessonRunner | None, mark: StoredMark) -> LessonWrite | None:
+    """What the store must learn of the session's lesson (None: nothing new)."""
+    if runner is not mark.lesson:
+        return lesson_write(runner)  # another lesson, or none any more
+    if runner is None or len(runner.journal) == mark.journal:
+        return None
+    return lesson_write(runner, mark.journal)

@@ -17,6 +17,12 @@ it has recorded). Replaying after a jump back writes the same rows again at the 
 the record keeps showing the run up to its horizon; a fork (a new command after a jump back)
 calls :meth:`Recorder.fork`, which cuts everything past the current position, so the record always
 matches the current run. Recording draws no random numbers and changes no timing.
+
+A record may start part of the way into a run: a cluster rebuilt from a stored checkpoint
+(raftviz/service/store) has no record of the run before it, and replaying that part from the
+seed would take a hundred times longer than the rebuild. Its record starts there
+(``Recorder(first_envelope, since)``): rows count from that envelope, and every window says
+``since`` so the page can show where the record begins.
 """
 
 from __future__ import annotations
@@ -109,12 +115,14 @@ def _info(msg: Message) -> int:
 class _Store:
     """The shared columns. Deep copies share it: checkpoints never copy the rows."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_envelope: int = 1, since: float = 0.0) -> None:
+        self.first = first_envelope  # the envelope id of row 0
+        self.since = since  # simulated time the record starts at
         self.names: list[str] = []
         self.name_index: dict[str, int] = {}
         self.kinds: list[str] = []
         self.kind_index: dict[str, int] = {}
-        # messages, row = envelope id - 1
+        # messages, row = envelope id - first
         self.sent = array("d")
         self.end = array("d")
         self.src = array("B")
@@ -173,8 +181,8 @@ def _no_record() -> None:
 class Recorder:
     """Records one run into a shared :class:`_Store`; the per-cluster part is tiny."""
 
-    def __init__(self) -> None:
-        self.store = _Store()
+    def __init__(self, first_envelope: int = 1, since: float = 0.0) -> None:
+        self.store = _Store(first_envelope, since)
         self.marks = 0  # marks recorded up to this cluster's position
         self.roles: dict[str, str] = {}  # each server's last recorded role
         self.commits: dict[str, int] = {}  # each server's last recorded commit index
@@ -198,7 +206,8 @@ class Recorder:
 
     def sent(self, env_id: int, msg: Message, now: float, duplicate: bool) -> None:
         """A message was put in flight (one row per envelope; a duplicate copy is flagged)."""
-        s, row = self.store, env_id - 1
+        s = self.store
+        row = env_id - s.first
         if row < len(s.sent):
             return  # replaying after a jump back: the row, and how it ended, are already known
         if row > len(s.sent):
@@ -217,9 +226,10 @@ class Recorder:
 
     def ended(self, env_id: int, now: float, outcome: Outcome) -> None:
         """A message arrived (delivered, queued) or was dropped."""
-        s, row = self.store, env_id - 1
-        if row >= len(s.sent):
-            return
+        s = self.store
+        row = env_id - s.first
+        if not 0 <= row < len(s.sent):
+            return  # sent before the record starts
         s.end[row] = now
         s.outcome[row] = outcome
         s.longest = max(s.longest, now - s.sent[row])
@@ -262,13 +272,13 @@ class Recorder:
     def fork(self, next_envelope: int, in_flight: Iterable[int]) -> None:
         """Cut what lies past the current position: a new command makes it another run."""
         s = self.store
-        keep = next_envelope - 1
+        keep = max(0, next_envelope - s.first)
         for name in _MESSAGE_COLUMNS:
             del getattr(s, name)[keep:]
         for env_id in in_flight:
-            if env_id - 1 < keep:
-                s.end[env_id - 1] = NAN
-                s.outcome[env_id - 1] = Outcome.IN_FLIGHT
+            if 0 <= env_id - s.first < keep:
+                s.end[env_id - s.first] = NAN
+                s.outcome[env_id - s.first] = Outcome.IN_FLIGHT
         for name in _MARK_COLUMNS:
             del getattr(s, name)[self.marks:]
         del s.other_marks[bisect.bisect_left(s.other_marks, self.marks):]
@@ -291,7 +301,8 @@ class Recorder:
 
     def message(self, env_id: int) -> dict[str, Any] | None:
         """One message's row, by envelope id (None when there is none)."""
-        s, row = self.store, env_id - 1
+        s = self.store
+        row = env_id - s.first
         if not 0 <= row < len(s.sent):
             return None
         return self._message_json(row)
@@ -300,7 +311,7 @@ class Recorder:
         s = self.store
         end = s.end[row]
         out: dict[str, Any] = {
-            "id": row + 1,
+            "id": row + s.first,
             "kind": s.kinds[s.kind[row]],
             "src": s.names[s.src[row]],
             "dst": s.names[s.dst[row]],
@@ -338,6 +349,7 @@ class Recorder:
             "stop": stop,
             "names": list(s.names),
             "kinds": list(s.kinds),
+            "since": s.since,
         }
         if hi - lo > 4 * limit:
             # Far too many to list: count sends per bin by bisection, without visiting rows
@@ -360,7 +372,7 @@ class Recorder:
         if len(rows) <= limit:
             data["messages"] = [
                 [
-                    row + 1,
+                    row + s.first,
                     s.kind[row],
                     s.src[row],
                     s.dst[row],

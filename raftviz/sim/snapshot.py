@@ -12,6 +12,8 @@ log when its index is at least ``diverge_from``. See docs/snapshot.md for every 
 from __future__ import annotations
 
 import math
+import weakref
+from collections.abc import Hashable, Reversible
 from typing import Any
 
 from raftviz.core.log import RaftLog
@@ -31,11 +33,69 @@ def snapshot(
     since_event: int = 0,
     log_from: dict[str, int] | None = None,
     max_events: int = CHECKPOINT_EVENTS,
+    version: Hashable | None = None,
 ) -> dict[str, Any]:
-    """Everything a view needs; ``log_from`` limits each node's entries to index >= a start."""
+    """Everything a view needs; ``log_from`` limits each node's entries to index >= a start.
+
+    ``version`` is the caller's promise about commands: it changes whenever a command may have
+    changed the cluster (History's position in its command log does). While neither it nor
+    the events processed change, only time has moved, and a Raft node's entry is its previous
+    one with the fields that run with the clock brought up to date (see :class:`_Quiet`).
+    """
     leader_host = cluster.hosts.get(cluster.leader) if cluster.leader else None
     leader = leader_host.node if leader_host is not None else None
-    events = [e for e in cluster.narration if e.seq > since_event][-max_events:]
+    events = _events_since(cluster.narration, since_event, max_events)
+    memo = _memo(cluster, version)
+    if memo is not None and memo.reusable:
+        same = memo.parts
+        nodes = [
+            _node_again(cluster, host, memo.nodes[host.id], (log_from or {}).get(host.id, 1))
+            for host in cluster.hosts.values()
+        ]
+    else:
+        same = _between_events(cluster)
+        nodes = [
+            _node(cluster, host, leader, (log_from or {}).get(host.id, 1))
+            for host in cluster.hosts.values()
+        ]
+        if memo is not None:
+            memo.parts = same
+            memo.nodes = {node["id"]: dict(node) for node in nodes}  # callers add to theirs
+    return {
+        "version": SNAPSHOT_VERSION,
+        "protocol": cluster.config.protocol,
+        "time": round(cluster.now, 3),
+        "events_processed": cluster.events_processed,
+        "seed": cluster.config.seed,
+        "size": cluster.config.size,
+        "settings": _settings(cluster),
+        "teaching_modes": same["teaching_modes"],
+        "clock_beyond_bound": same["clock_beyond_bound"],
+        "lease_breakers": same["lease_breakers"],
+        "leader": cluster.leader,
+        "nodes": nodes,
+        "messages": [_message(env, cluster.now) for env in cluster.network.in_flight.values()],
+        "dropped": [
+            {**_message(env, cluster.now), "lost_at": round(t, 3), "why": why}
+            for env, t, why in cluster.dropped_recent
+        ],
+        "network": same["network"],
+        "clients": same["clients"],
+        "ops": same["ops"],
+        "resource": same["resource"],
+        "workload": same["workload"],
+        "metrics": _metrics(cluster, leader),  # no_leader_ms grows with time alone
+        "invariants": same["invariants"],
+        "violations": same["violations"],
+        "linearizability": same["linearizability"],
+        "events": [_event(e) for e in events],
+        "last_event_seq": cluster.next_event_seq - 1,
+        "milestones": same["milestones"],
+    }
+
+
+def _between_events(cluster: Cluster) -> dict[str, Any]:
+    """The top-level parts that only an event or a command changes (time alone does not)."""
     teaching = cluster.settings.teaching_modes()
     bound = getattr(cluster.settings, "lease_drift_bound", None)
     drifting = [
@@ -48,37 +108,17 @@ def snapshot(
     if cluster.lease_breakers:
         teaching.append("forced_timeout_in_lease")
     return {
-        "version": SNAPSHOT_VERSION,
-        "protocol": cluster.config.protocol,
-        "time": round(cluster.now, 3),
-        "events_processed": cluster.events_processed,
-        "seed": cluster.config.seed,
-        "size": cluster.config.size,
-        "settings": _settings(cluster),
         "teaching_modes": teaching,
         "clock_beyond_bound": drifting,
         "lease_breakers": sorted(cluster.lease_breakers),
-        "leader": cluster.leader,
-        "nodes": [
-            _node(cluster, host, leader, (log_from or {}).get(host.id, 1))
-            for host in cluster.hosts.values()
-        ],
-        "messages": [_message(env, cluster.now) for env in cluster.network.in_flight.values()],
-        "dropped": [
-            {**_message(env, cluster.now), "lost_at": round(t, 3), "why": why}
-            for env, t, why in cluster.dropped_recent
-        ],
         "network": _network(cluster),
         "clients": _clients(cluster),
-        "ops": [_op(r) for r in list(cluster.ops)[-50:]],
+        "ops": [_finished_op(r) for r in list(cluster.ops)[-50:]],
         "resource": {"token": cluster.resource_token, "value": cluster.resource_value},
         "workload": _workload(cluster),
-        "metrics": _metrics(cluster, leader),
         "invariants": cluster.monitor.status(),
         "violations": [v.to_json() for v in cluster.monitor.violations[-20:]],
         "linearizability": _linearizability(cluster),
-        "events": [_event(e) for e in events],
-        "last_event_seq": cluster.next_event_seq - 1,
         "milestones": [
             {"seq": m.seq, "time": m.time, "kind": m.kind, "text": m.text}
             for m in cluster.milestones
@@ -86,9 +126,93 @@ def snapshot(
     }
 
 
+def _events_since(narration: Reversible[Any], since: int, limit: int) -> list[Any]:
+    """The last ``limit`` events (all when ``limit`` is 0) numbered above ``since``.
+
+    Read from the newest back (narration is in ``seq`` order), so a frame costs what it sends,
+    not the length of the narration.
+    """
+    newest: list[Any] = []
+    for e in reversed(narration):
+        if e.seq <= since or len(newest) == limit:
+            break
+        newest.append(e)
+    newest.reverse()
+    return newest
+
+
 def _settings(cluster: Cluster) -> dict[str, Any]:
+    """The settings as a dict: the same dict while the (frozen) settings object stays."""
     s = cluster.settings
-    return {name: getattr(s, name) for name in s.__dataclass_fields__}
+    cached = _SETTINGS.get(id(s))
+    if cached is None or cached[0] is not s:
+        if len(_SETTINGS) >= _SETTINGS_MAX:
+            _SETTINGS.clear()
+        cached = _SETTINGS[id(s)] = (s, {name: getattr(s, name) for name in s.__dataclass_fields__})
+    return cached[1]
+
+
+# Frozen settings objects (each entry keeps its object alive, so an id is never reused while
+# cached) and their dicts, shared between frames: nothing may change one in place.
+_SETTINGS: dict[int, tuple[object, dict[str, Any]]] = {}
+_SETTINGS_MAX = 256
+
+
+class _Quiet:
+    """What a Raft cluster's last snapshot built, and the position it was built at."""
+
+    __slots__ = ("key", "reusable", "parts", "nodes", "__weakref__")
+
+    def __init__(self) -> None:
+        self.key: tuple[int, int, Hashable] | None = None
+        self.reusable = False  # the cluster still stands at ``key``
+        self.parts: dict[str, Any] = {}  # from _between_events
+        self.nodes: dict[str, dict[str, Any]] = {}  # node entries by id
+
+
+# Per cluster object (a jump back restores a copy, which starts afresh). State changes only
+# when an event is processed or a command applied; between those, time alone moves the clocks,
+# election timers, lease and heartbeat countdowns, the fsync under way, the messages' progress
+# and the time without a leader. The parts and entries are shared between snapshots: nothing
+# may change them in place.
+_QUIET: weakref.WeakKeyDictionary[Cluster, _Quiet] = weakref.WeakKeyDictionary()
+
+
+def _memo(cluster: Cluster, version: Hashable | None) -> _Quiet | None:
+    """The cluster's memo (None without a ``version``, and for Paxos, always built afresh)."""
+    if version is None or cluster.config.protocol != "raft":
+        return None
+    memo = _QUIET.get(cluster)
+    if memo is None:
+        memo = _QUIET[cluster] = _Quiet()
+    key = (cluster.events_processed, cluster.next_event_seq, version)
+    memo.reusable = key == memo.key and memo.nodes.keys() == cluster.hosts.keys()
+    memo.key = key
+    return memo
+
+
+def _node_again(
+    cluster: Cluster, host: NodeHost, before: dict[str, Any], log_from: int
+) -> dict[str, Any]:
+    """A Raft node's entry when only time moved since ``before`` was built."""
+    node = host.node
+    assert node is None or isinstance(node, RaftNode)
+    local = host.local(cluster.now)
+    again = dict(before)
+    again["clock"] = _clock(host, local)
+    if node is None:
+        p = host.persistent
+        assert isinstance(p, PersistentState)
+        again["log"] = _entries(p.log, log_from)
+    else:
+        again["log"] = _entries(node.log, log_from)
+        if before["election"] is not None:
+            again["election"] = _election(node, host, local)
+        if before["leader_state"] is not None:
+            again["leader_state"] = _leader_state(node, local)
+    if before["disk"]["writing"] is not None:  # only its countdown moves
+        again["disk"] = _disk(cluster, host)
+    return again
 
 
 def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) -> dict[str, Any]:
@@ -101,11 +225,7 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
     base: dict[str, Any] = {
         "id": host.id,
         "state": "crashed" if node is None else "paused" if host.paused else "up",
-        "clock": {
-            "local": round(local, 3),
-            "rate": host.clock_rate,
-            "frozen": host.paused and host.freeze_clock,
-        },
+        "clock": _clock(host, local),
         "incarnation": host.incarnation,
     }
     if node is None:
@@ -135,64 +255,84 @@ def _node(cluster: Cluster, host: NodeHost, leader: Node | None, log_from: int) 
         )
         base.update(_membership(cluster, host.id, p.configs.latest if p.configs else None, leader))
         return base
+    role = node.role
+    log = node.log
     election = None
-    if node.role is not Role.LEADER and node.campaigns():  # learners never time out
-        elapsed = max(local - node.election_started_at, 0.0)
-        election = {
-            "timeout": round(node.election_timeout, 3),
-            "elapsed": round(min(elapsed, node.election_timeout), 3),
-            "fraction": round(min(elapsed / node.election_timeout, 1.0), 4),
-            "deadline": round(host.to_real(node.election_deadline), 3),
-        }
-    leader_state = None
-    if node.role is Role.LEADER:
-        leader_state = {
-            "next_index": dict(node.next_index),
-            "match_index": dict(node.match_index),
-            "lag": {p: node.log.last_index - m for p, m in node.match_index.items()},
-            "lease_remaining": round(max(node.lease_until - local, 0.0), 3),
-            "heartbeat_in": round(max(node.heartbeat_deadline - local, 0.0), 3),
-            "pending_reads": len(node.pending_reads),
-            "snapshot_sends": {
-                peer: {
-                    "last_included_index": send.snapshot.last_included_index,
-                    "offset": send.offset,
-                    "size": len(send.raw),
-                }
-                for peer, send in sorted(node.snapshot_sends.items())
-            },
-            "transfer_to": node.transfer_target,
-        }
+    if role is not Role.LEADER and node.campaigns():  # learners never time out
+        election = _election(node, host, local)
+    leader_state = _leader_state(node, local) if role is Role.LEADER else None
     download = node.snapshot_download
-    base.update(
-        role=node.role.value,
-        term=node.current_term,
-        voted_for=node.voted_for,
-        commit_index=node.commit_index,
-        last_applied=node.last_applied,
-        log_length=node.log.last_index,
-        log=_entries(node.log, log_from),
-        snapshot=_compacted(node.log),
-        snapshot_download=None if download is None else {
-            "last_included_index": download.last_included_index,
-            "received": len(download.data),
-            "size": download.size,
-        },
-        diverge_from=diverge_from(node.log, leader),
-        kv=dict(sorted(node.sm.data.items())),
-        locks=node.sm.lock_view(),
-        votes=sorted(node.votes_received) if node.role is not Role.FOLLOWER else [],
-        votes_refused=sorted(node.votes_refused) if node.role is not Role.FOLLOWER else [],
-        leader_id=node.leader_id,
-        election=election,
-        leader_state=leader_state,
-        inbox=len(host.inbox),
-        disk=_disk(cluster, host),
-    )
+    follower = role is Role.FOLLOWER
+    base["role"] = role.value
+    base["term"] = node.current_term
+    base["voted_for"] = node.voted_for
+    base["commit_index"] = node.commit_index
+    base["last_applied"] = node.last_applied
+    base["log_length"] = log.last_index
+    base["log"] = _entries(log, log_from)
+    base["snapshot"] = _compacted(log)
+    base["snapshot_download"] = None if download is None else {
+        "last_included_index": download.last_included_index,
+        "received": len(download.data),
+        "size": download.size,
+    }
+    base["diverge_from"] = diverge_from(log, leader)
+    base["kv"] = dict(sorted(node.sm.data.items()))
+    base["locks"] = node.sm.lock_view()
+    base["votes"] = [] if follower else sorted(node.votes_received)
+    base["votes_refused"] = [] if follower else sorted(node.votes_refused)
+    base["leader_id"] = node.leader_id
+    base["election"] = election
+    base["leader_state"] = leader_state
+    base["inbox"] = len(host.inbox)
+    base["disk"] = _disk(cluster, host)
     base.update(_membership(cluster, host.id, node.config, leader))
-    if node.role is Role.LEADER:
-        base["config"]["learner"] = node.catch_up.server if node.catch_up else None
+    if role is Role.LEADER:
+        base["config"] = {
+            **base["config"], "learner": node.catch_up.server if node.catch_up else None
+        }
     return base
+
+
+def _clock(host: NodeHost, local: float) -> dict[str, Any]:
+    return {
+        "local": round(local, 3),
+        "rate": host.clock_rate,
+        "frozen": host.paused and host.freeze_clock,
+    }
+
+
+def _election(node: RaftNode, host: NodeHost, local: float) -> dict[str, Any]:
+    """How far the election timer has run (a campaigning node other than the leader)."""
+    timeout = node.election_timeout
+    elapsed = max(local - node.election_started_at, 0.0)
+    return {
+        "timeout": round(timeout, 3),
+        "elapsed": round(min(elapsed, timeout), 3),
+        "fraction": round(min(elapsed / timeout, 1.0), 4),
+        "deadline": round(host.to_real(node.election_deadline), 3),
+    }
+
+
+def _leader_state(node: RaftNode, local: float) -> dict[str, Any]:
+    last = node.log.last_index
+    return {
+        "next_index": dict(node.next_index),
+        "match_index": dict(node.match_index),
+        "lag": {p: last - m for p, m in node.match_index.items()},
+        "lease_remaining": round(max(node.lease_until - local, 0.0), 3),
+        "heartbeat_in": round(max(node.heartbeat_deadline - local, 0.0), 3),
+        "pending_reads": len(node.pending_reads),
+        "snapshot_sends": {
+            peer: {
+                "last_included_index": send.snapshot.last_included_index,
+                "offset": send.offset,
+                "size": len(send.raw),
+            }
+            for peer, send in sorted(node.snapshot_sends.items())
+        },
+        "transfer_to": node.transfer_target,
+    }
 
 
 def _disk(cluster: Cluster, host: NodeHost) -> dict[str, Any]:
@@ -243,7 +383,22 @@ def _membership(
         membership = "voter"
     else:
         membership = "removed"
-    return {"config": config.to_json(), "membership": membership}
+    return {"config": _config_json(config), "membership": membership}
+
+
+# Configuration.to_json by value (configurations are immutable; a run sees a handful). The
+# dicts are shared between nodes and frames, so nothing may change one in place.
+_CONFIG_JSON: dict[Configuration, dict[str, object]] = {}
+_CONFIG_JSON_MAX = 256
+
+
+def _config_json(config: Configuration) -> dict[str, object]:
+    cached = _CONFIG_JSON.get(config)
+    if cached is None:
+        if len(_CONFIG_JSON) >= _CONFIG_JSON_MAX:
+            _CONFIG_JSON.clear()
+        cached = _CONFIG_JSON[config] = config.to_json()
+    return cached
 
 
 def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, Any]:
@@ -258,8 +413,7 @@ def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, An
     base: dict[str, Any] = {
         "id": host.id,
         "state": "crashed" if node is None else "paused" if host.paused else "up",
-        "clock": {"local": round(local, 3), "rate": host.clock_rate,
-                  "frozen": host.paused and host.freeze_clock},
+        "clock": _clock(host, local),
         "incarnation": host.incarnation,
         "voted_for": None,
         "diverge_from": None,
@@ -335,10 +489,11 @@ def _paxos_node(cluster: Cluster, host: NodeHost, log_from: int) -> dict[str, An
 
 def _entries(log: RaftLog, start: int) -> list[list[Any]]:
     """Entries from ``start`` (none inside the snapshot) as ``[index, term, command]``."""
-    return [
-        [index, log.entry(index).term, log.entry(index).command.describe()]
-        for index in range(max(start, log.first_index), log.last_index + 1)
-    ]
+    entries = []
+    for index in range(max(start, log.first_index), log.last_index + 1):
+        entry = log.entry(index)
+        entries.append([index, entry.term, entry.command.describe()])
+    return entries
 
 
 def _compacted(log: RaftLog) -> dict[str, int] | None:
@@ -362,6 +517,9 @@ def diverge_from(log: RaftLog, leader: RaftNode | None) -> int | None:
     floor = max(log.snapshot_index, lead.snapshot_index)
     if top < floor:
         return None  # the leader compacted past this log's end: nothing left to compare
+    if log.digest(top) == lead.digest(top):
+        # The usual case, a follower in step: prefixes match up to top.
+        return None if top == log.last_index else top + 1
     if log.digest(floor) != lead.digest(floor):
         return log.first_index
     lo, hi = floor, top  # invariant: prefixes match up to lo
@@ -377,23 +535,47 @@ def diverge_from(log: RaftLog, leader: RaftNode | None) -> int | None:
 
 
 def _message(env: Envelope, now: float) -> dict[str, Any]:
-    msg = env.msg
+    parts = _MESSAGE_PARTS.get(id(env))
+    if parts is None or parts[0] is not env:
+        if len(_MESSAGE_PARTS) >= _MESSAGE_PARTS_MAX:
+            _MESSAGE_PARTS.clear()
+        parts = _MESSAGE_PARTS[id(env)] = (env, *_message_parts(env))
     span = max(env.deliver_at - env.sent_at, 1e-9)
     return {
-        "id": env.id,
-        "kind": msg.kind.value,
-        "from": msg.src,
-        "to": msg.dst,
-        "term": msg.term,
-        "sent": env.sent_at,
-        "deliver": env.deliver_at,
+        **parts[1],
         "progress": round(min(max((now - env.sent_at) / span, 0.0), 1.0), 4),
-        "reply": msg.is_reply,
-        "doomed": env.lost,
-        "duplicate": env.duplicate,
-        "summary": msg.summary(),
-        "chunk": _chunk(msg) if isinstance(msg, InstallSnapshot) else None,
+        **parts[2],
     }
+
+
+# An envelope is immutable, so all of its entry but ``progress`` is built once (by object:
+# each entry keeps its envelope alive, so an id is never reused while cached). Shared between
+# frames, so nothing may change these dicts in place.
+_MESSAGE_PARTS: dict[int, tuple[Envelope, dict[str, Any], dict[str, Any]]] = {}
+_MESSAGE_PARTS_MAX = 4096
+
+
+def _message_parts(env: Envelope) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields of a message's entry before and after ``progress``."""
+    msg = env.msg
+    return (
+        {
+            "id": env.id,
+            "kind": msg.kind.value,
+            "from": msg.src,
+            "to": msg.dst,
+            "term": msg.term,
+            "sent": env.sent_at,
+            "deliver": env.deliver_at,
+        },
+        {
+            "reply": msg.is_reply,
+            "doomed": env.lost,
+            "duplicate": env.duplicate,
+            "summary": msg.summary(),
+            "chunk": _chunk(msg) if isinstance(msg, InstallSnapshot) else None,
+        },
+    )
 
 
 def _chunk(msg: InstallSnapshot) -> dict[str, Any]:
@@ -426,6 +608,12 @@ def _network(cluster: Cluster) -> dict[str, Any]:
                          "drop": p.drop, "duplicate": p.duplicate}
             for (a, b), p in sorted(net.links.items())
         },
+        # Scripting: message kinds dropped on arrival per (src, dst), "*" for any server.
+        "dropped_kinds": [
+            {"src": a, "dst": b, "kinds": sorted(kinds)}
+            for (a, b), kinds in sorted(net.dropped_kinds.items()) if kinds
+        ],
+        "jitter": net.jitter,
     }
 
 
@@ -443,6 +631,22 @@ def _clients(cluster: Cluster) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _finished_op(r: OpRecord) -> dict[str, Any]:
+    """A finished operation's entry, built once per (immutable) record."""
+    cached = _FINISHED_OPS.get(id(r))
+    if cached is None or cached[0] is not r:
+        if len(_FINISHED_OPS) >= _FINISHED_OPS_MAX:
+            _FINISHED_OPS.clear()
+        cached = _FINISHED_OPS[id(r)] = (r, _op(r))
+    return cached[1]
+
+
+# Each entry keeps its record alive, so an id is never reused while cached; the dicts are
+# shared between frames, so nothing may change one in place.
+_FINISHED_OPS: dict[int, tuple[OpRecord, dict[str, Any]]] = {}
+_FINISHED_OPS_MAX = 4096
 
 
 def _op(r: OpRecord) -> dict[str, Any]:

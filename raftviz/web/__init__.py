@@ -31,6 +31,7 @@ from raftviz.service.sessions import Limits, SessionLock, SessionManager
 from raftviz.service.store import SessionStore
 from raftviz.service.store.rooms import rooms_for
 from raftviz.sim.engine.cluster import ClusterConfig
+from raftviz.web import wire_json
 from raftviz.web.classroom_events import ClassroomEvents
 from raftviz.web.events import MAX_TRACE_PAYLOAD, EventHandlers
 from raftviz.web.export_events import ExportEvents
@@ -58,8 +59,10 @@ class TextPacket(Packet):  # type: ignore[misc]
 
     python-socketio walks every outgoing payload looking for binary parts; for a frame that
     walk costs more than building the frame. Incoming binary packets are still decoded (and
-    then refused by the payload checks).
+    then refused by the payload checks). Packets are encoded by orjson (``wire_json``).
     """
+
+    json = wire_json
 
     @classmethod
     def data_is_binary(cls, data: Any) -> bool:

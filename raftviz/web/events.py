@@ -174,6 +174,8 @@ class EventHandlers:
         self.socketio = socketio
         self.manager = manager
         self.playback = playback
+        # A rebuild from the store replays the run: off the event loop, as heavy requests.
+        manager.offload = playback.offload
         # event -> (payload limit, payload optional, handler)
         self.events: dict[str, tuple[int, bool, Callable[[Session, Connection, Any], Ack]]] = {
             "command": (MAX_PAYLOAD, False, self.command),

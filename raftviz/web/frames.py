@@ -15,6 +15,7 @@ its uncommitted tail, so this is close to the true point of divergence at a few 
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from raftviz.core.log import RaftLog
@@ -68,8 +69,13 @@ def build_frame(
     state: FrameState,
     player: dict[str, Any],
     window: int = LOG_WINDOW,
+    version: Hashable | None = None,
 ) -> dict[str, Any]:
-    """The next frame for one page; updates ``state`` to what the page will then hold."""
+    """The next frame for one page; updates ``state`` to what the page will then hold.
+
+    ``version`` changes whenever a command may have changed the cluster (see
+    :func:`~raftviz.sim.snapshot.snapshot`); None builds every part afresh.
+    """
     everyone = {host.id: node_log(host) for host in cluster.hosts.values()}
     logs = {node: log for node, log in everyone.items() if log is not None}
     full = state.full or set(state.logs) != set(logs)
@@ -84,7 +90,12 @@ def build_frame(
     if full:
         starts.update({node: max(1, log.last_index - window + 1) for node, log in logs.items()})
 
-    frame = snapshot(cluster, since_event=0 if full else state.last_event_seq, log_from=starts)
+    frame = snapshot(
+        cluster,
+        since_event=0 if full else state.last_event_seq,
+        log_from=starts,
+        version=version,
+    )
     for node in frame["nodes"]:
         node["log_from"] = starts[node["id"]]
     _patch_plain_logs(frame, state, full, set(logs))
@@ -101,12 +112,14 @@ def build_frame(
             if starts[node] == mark.length + 1 and log.last_index == mark.length:
                 continue  # nothing changed in this log
             state.logs[node] = log_mark(log, min(mark.first, starts[node]))
+        sent = state.sent
         for key in [k for k in frame if k not in ALWAYS_SENT]:
             value = frame[key]
-            if key in state.sent and state.sent[key] == value:
+            # The snapshot hands out the same object for a part it did not rebuild.
+            if key in sent and (sent[key] is value or sent[key] == value):
                 del frame[key]
             else:
-                state.sent[key] = value
+                sent[key] = value
     state.last_event_seq = frame["last_event_seq"]
     state.full = False
     frame["full"] = full

@@ -75,6 +75,7 @@ class LessonEvents:
         for name, handler in events.items():
             self.handlers.events[name] = (MAX_PAYLOAD, True, handler)
         self.handlers.after_lesson_command = self.broadcast
+        self.handlers.manager.find_lesson = self.find  # to restore a stored session's lesson
 
     # ------------------------------------------------------------ lessons
 
@@ -84,6 +85,10 @@ class LessonEvents:
             lessons, errors = load_lessons(self.folder)
             self._loaded = ({x.id: x for x in lessons}, catalog(lessons, errors))
         return self._loaded
+
+    def find(self, lesson_id: str) -> Lesson | None:
+        """The lesson (or interview card) with this id."""
+        return self._library()[0].get(lesson_id)
 
     def _runner(self, session: Session, event: str) -> LessonRunner:
         runner = session.lesson
@@ -229,6 +234,7 @@ class LessonEvents:
         self._runner(session, "lesson_exit")
         with session.lock:
             session.lesson = None  # the cluster stays: free play goes on from here
+            self.handlers.manager.save(session)  # a restore must not bring the lesson back
             session.touch(self.handlers.manager.clock())
         self.broadcast(session)
         return ok()

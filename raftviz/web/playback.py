@@ -183,14 +183,18 @@ class Playback:
         """
         targets = list(session.connections.values()) if conns is None else conns
         player = session.player_state()
-        cluster = session.history.cluster
+        h = session.history
+        cluster = h.cluster
+        # Commands move History's place in its command log; between them and the events the
+        # cluster counts itself, only time moves (see raftviz/sim/snapshot.py).
+        version = (h.cursor, len(h.log))
         changed = session.changed()  # sent in every frame: null clears the page's highlights
         followers = []
         for conn in targets:
             if conn.follower:
                 followers.append(conn)
                 continue
-            frame = build_frame(cluster, conn.frames, player)
+            frame = build_frame(cluster, conn.frames, player, version=version)
             frame["changed"] = changed
             self.socketio.emit("frame", frame, to=conn.sid)
             self.frames += 1
@@ -198,10 +202,9 @@ class Playback:
         if room is not None and (conns is None or followers):
             # A catch-up needs no room frame when nothing changed since the last one (a wave
             # of students joining a paused cluster would otherwise cost n^2 frames).
-            h = session.history
             key = (id(h), h.cursor, h.now, tuple(player.values()))
             if conns is None or room.frames.full or key != room.sent_key:
-                frame = build_frame(cluster, room.frames, player)
+                frame = build_frame(cluster, room.frames, player, version=version)
                 frame["changed"] = changed
                 self.socketio.emit("frame", frame, to=room.room)
                 room.sent_key = key
@@ -209,7 +212,7 @@ class Playback:
         if conns is not None:
             for conn in followers:
                 conn.frames = FrameState()
-                frame = build_frame(cluster, conn.frames, player)
+                frame = build_frame(cluster, conn.frames, player, version=version)
                 frame["changed"] = changed
                 self.socketio.emit("frame", frame, to=conn.sid)
                 self.frames += 1

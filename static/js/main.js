@@ -27,6 +27,7 @@ import * as narration from "./views/narration.js";
 import * as ophistory from "./views/ophistory.js";
 import * as paxos from "./views/paxos.js";
 import * as safety from "./views/safety.js";
+import * as scripting from "./views/scripting.js";
 import * as spacetime from "./views/spacetime.js";
 import * as timeline from "./views/timeline.js";
 
@@ -51,8 +52,8 @@ let stoppedShown = null; // player.stopped already shown (a work guard paused pl
 
 // ------------------------------------------------------------------- actions
 
-async function command(cmd) {
-  return api.command(cmd);
+async function command(cmd, opts) {
+  return api.command(cmd, opts);
 }
 
 async function player(action, extra = {}) {
@@ -224,6 +225,7 @@ controls.mount({
   command, reset, presetIsolate, presetSplit, select, isSelected,
   schema: () => (store.snapshot?.protocol === "paxos" ? store.hello?.paxos_settings_schema : store.hello?.settings_schema),
 });
+scripting.mount({ store, command });
 const share = new Share({ api, store });
 
 // The centre shows the cluster, the space-time diagram or the operation history.
@@ -299,6 +301,7 @@ function renderAll() {
   timed("logs", () => logs.render(logsRoot, snap));
   timed("timeline", () => timeline.render(null, snap));
   timed("controls", () => controls.render(null, snap));
+  timed("scripting", () => scripting.render(null, snap));
   timed("paxos", () => paxos.render(null, snap));
   timed("safety", () => safety.render(panes.safety, snap));
   timed("narration", () => narration.render(narrationRoot, snap));

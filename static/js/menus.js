@@ -3,6 +3,7 @@
 
 import { attr, byId, el } from "./dom.js";
 import * as membership from "./views/membership.js";
+import * as scripting from "./views/scripting.js";
 
 // A slow disk: longer than the default election timeout (150-300 ms), so a leader whose
 // heartbeats wait behind it loses its followers (the slow-disk lesson).
@@ -61,8 +62,11 @@ export class Menus {
     return el("div", { class: "pop-head" }, el("div", {}, el("strong", { text: title }), sub ? el("span", { class: "pop-sub", text: sub }) : null), close);
   }
 
-  /** The actions for one server, as buttons (used in the menu and the inspector). */
-  nodeButtons(id) {
+  /**
+   * The actions for one server, as buttons (used in the menu and the inspector); the menu
+   * shows the scripting ones in a section of their own (`byHand` false).
+   */
+  nodeButtons(id, byHand = true) {
     const n = this.ctx.store.node(id);
     if (!n) return [];
     const cmd = (c) => () => this.ctx.command(c);
@@ -78,6 +82,7 @@ export class Menus {
       ...membership.nodeButtons(n, this.ctx.store.snapshot, cmd),
       ...(this.ctx.store.snapshot?.protocol === "raft" ? [this.snapshotButton(n, crashed || paused)] : []),
       ...this.diskButton(id, n),
+      ...(byHand ? scripting.nodeButtons(n) : []),
     ];
   }
 
@@ -172,13 +177,19 @@ export class Menus {
       write.classList.add("is-disabled");
       read.classList.add("is-disabled");
     }
+    const closing = (b) => {
+      b.addEventListener("click", () => this.close());
+      return b;
+    };
+    const byHand = scripting.nodeButtons(n).map(closing);
     this.box.replaceChildren(
       this.header(id, `${role} · term ${n.term}`),
-      el("div", { class: "pop-actions" }, ...this.nodeButtons(id).map((b) => {
-        b.addEventListener("click", () => this.close());
-        return b;
-      })),
-      write, read, this.networkForm(id));
+      el("div", { class: "pop-actions" }, ...this.nodeButtons(id, false).map(closing)),
+      write, read,
+      byHand.length ? el("div", { class: "pop-form pop-byhand", "data-testid": "by-hand" },
+        el("span", { class: "pop-label", text: "By hand (scripting)" }),
+        el("div", { class: "pop-actions" }, ...byHand)) : null,
+      this.networkForm(id));
     attr(this.box, "data-testid", `node-menu-${id}`);
     this.place(at.x, at.y, at.r + 14);
     if (focus === "write") value.focus();
@@ -205,6 +216,7 @@ export class Menus {
         el("button", { type: "button", "data-testid": "link-cut-ab", text: `→ cut ${a}→${b} only`, onclick: act({ type: "cut", src: a, dst: b, both: false }) }),
         el("button", { type: "button", "data-testid": "link-cut-ba", text: `← cut ${b}→${a} only`, onclick: act({ type: "cut", src: b, dst: a, both: false }) }),
         el("button", { type: "button", class: "btn-primary", "data-testid": "link-heal", text: "heal this link", disabled: !(ab || ba), onclick: act({ type: "restore", src: a, dst: b, both: true }) })),
+      scripting.linkSection(a, b, () => this.close()),
       el("p", { class: "pop-note", text: "A partition (drag a server to another side) also blocks links; heal it from the Network panel." }));
     attr(this.box, "data-testid", "link-menu");
     this.place(at.x, at.y, 10);

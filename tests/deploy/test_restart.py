@@ -115,6 +115,57 @@ def test_bad_store_content_fails_that_session_only(tmp_path: Path) -> None:
         app.stop()
 
 
+def lesson_state(page: PageClient) -> dict:
+    state = page.call("lesson_state")["state"]
+    assert state is not None, "no lesson runs"
+    return state
+
+
+def test_kill_9_mid_lesson_comes_back_at_the_same_step(
+    tmp_path: Path, store_flags: list[str]
+) -> None:
+    """A student half-way through a guided lesson: the lesson, its answers and its cluster
+    survive kill -9, and the lesson goes on from there (next step, back a step)."""
+    app = App(tmp_path, *store_flags)
+    try:
+        page = PageClient(app.url)
+        page.call("lesson_start", {"id": "split-brain"})
+        page.call("lesson_answer", {"question": "votes-needed", "choice": 2})
+        page.call("lesson_next")
+        page.command(type="partition", groups=[["n1"], ["n2", "n3"]])  # the step's task
+        page.call("lesson_answer", {"question": "how-many-leaders", "choice": 2})
+        page.player(action="advance", ms=300)
+        page.call("lesson_next")
+        page.call("lesson_show_me", {"task": "write-a"})
+        page.player(action="step")
+        before = lesson_state(page)
+        frame = page.full_frame()
+        trace = page.call("trace_export")["trace"]
+        app.kill9()
+        page.close()
+        app.start()
+        back = PageClient(app.url, token=page.token)
+        assert back.token == page.token, back.hello.get("restore_error")
+        after = lesson_state(back)
+        assert after["step"]["index"] == 2 and after["step"]["id"] == "two-writes"
+        assert after["progress"]["questions_answered"] == 2
+        assert [t["done_by"] for t in after["step"]["tasks"]] == ["lesson", None]
+        assert after == before  # the whole lesson state: step, tasks, answers with grades
+        restored = back.frames[0]
+        assert restored.pop("changed") is None
+        frame.pop("changed")
+        assert restored == frame  # the lesson's cluster, at the same time
+        assert back.call("trace_export")["trace"] == trace
+        # The lesson goes on: back to the step before (its cluster as it began), and forward.
+        back.call("lesson_back")
+        assert lesson_state(back)["step"]["id"] == "cut-off"
+        ack = back.call("lesson_next")
+        assert ack["state"]["step"]["id"] == "two-writes"
+        back.close()
+    finally:
+        app.stop()
+
+
 def test_a_classroom_survives_kill_9_with_its_code_and_poll(
     tmp_path: Path, store_flags: list[str]
 ) -> None:

@@ -185,7 +185,7 @@ def _damage(store: SessionStore, token: str, how: str) -> None:
     else:
         assert isinstance(store, RedisStore)
         r = store.client
-        h, c, _ = store.keys(token)
+        h, c, *_ = store.keys(token)
         if how == "truncated":
             r.lset(c, 1, r.lindex(c, 1)[:20])
         elif how == "lost":

@@ -233,3 +233,21 @@ def test_injected_request_vote_is_typed() -> None:
     msg = build_message({"kind": "RequestVote", "src": "n1", "dst": "n2", "term": 3,
                          "last_log_index": 4, "last_log_term": 2, "pre_vote": True})
     assert msg == RequestVote("n1", "n2", 3, 4, 2, True)
+
+
+def test_the_snapshot_shows_drop_rules_and_jitter_in_force_also_after_a_seek() -> None:
+    h, leader = elected()
+    assert snapshot(h.cluster)["network"]["dropped_kinds"] == []
+    assert snapshot(h.cluster)["network"]["jitter"] == 0
+    h.apply_json({"type": "drop_kind", "kinds": ["RequestVote", "AppendEntries"], "src": leader})
+    h.apply_json({"type": "jitter", "ms": 40})
+    at = h.now
+    h.run_for(50)
+    h.apply_json({"type": "drop_kind", "kinds": [], "src": leader})
+    net = snapshot(h.cluster)["network"]
+    assert net["dropped_kinds"] == [] and net["jitter"] == 40
+    h.seek(at + 10)
+    net = snapshot(h.cluster)["network"]
+    assert net["dropped_kinds"] == [
+        {"src": leader, "dst": "*", "kinds": ["AppendEntries", "RequestVote"]}]
+    assert net["jitter"] == 40

@@ -244,3 +244,32 @@ def test_a_broken_file_is_listed_as_unavailable_and_the_rest_still_start(
     assert cat["unavailable"][0]["errors"]
     assert page.refused("lesson_start", {"id": "broken"})
     started(page)
+
+
+# ------------------------------------------------------------------ a stored lesson
+
+
+def test_a_lesson_comes_back_on_another_server_and_lesson_exit_is_stored(
+    make_server: Any, tmp_path: Any
+) -> None:
+    """Two servers on one store, as a restart (or another worker) is: the page reconnects
+    to the second with its token and its lesson is there; leaving it is stored too."""
+    from raftviz.service.store.sqlite_store import SqliteStore
+
+    first = make_server(store=SqliteStore(tmp_path / "s.sqlite3"))
+    page = first.page()
+    started(page)
+    send(page, "lesson_answer", {"question": "votes-needed", "choice": 2})
+    send(page, "lesson_next")
+    before = send(page, "lesson_state")["state"]
+    second = make_server(store=SqliteStore(tmp_path / "s.sqlite3"))
+    again = second.page(page.token)
+    assert again.token == page.token
+    assert send(again, "lesson_state")["state"] == before
+    assert snapshot(again.session.history.cluster) == snapshot(page.session.history.cluster)
+    assert send(again, "lesson_exit")["ok"]
+    third = make_server(store=SqliteStore(tmp_path / "s.sqlite3"))
+    last = third.page(page.token)
+    assert last.token == page.token
+    assert send(last, "lesson_state")["state"] is None  # the cluster stays, the lesson does not
+    assert snapshot(last.session.history.cluster) == snapshot(again.session.history.cluster)

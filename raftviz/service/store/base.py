@@ -12,6 +12,10 @@ the session to another (the page reconnected elsewhere) can no longer write into
 :class:`Fenced` and drops its stale copy. Store content is untrusted: anything malformed,
 truncated or from another record version raises :class:`StoreError` naming what is wrong,
 and only that session is affected.
+
+A session running a guided lesson also stores the lesson: a header (which lesson, and a digest
+of its file) and the runner's journal, one JSON entry per learner action, appended as commands
+are (raftviz/service/store/lessons.py rebuilds the lesson from them).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from raftviz.service.store.checkpoint import StoredCheckpoint, unseal
-from raftviz.sim.engine.cluster import CommandError
+from raftviz.sim.engine.cluster import Cluster, CommandError
 from raftviz.sim.engine.commands import parse_command
 from raftviz.sim.history import (
     MAX_TRACE_TIME,
@@ -34,6 +38,7 @@ from raftviz.sim.history import (
     Logged,
     config_from_json,
 )
+from raftviz.sim.record import Recorder
 
 RECORD_VERSION = 1
 MAX_STORED_COMMANDS = 100_000
@@ -59,6 +64,16 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
+class LessonWrite:
+    """How a write changes the stored lesson: ``header`` None removes it; otherwise the header
+    is set, the stored journal cut to its first ``keep`` entries and ``entries`` appended."""
+
+    header: str | None
+    keep: int = 0
+    entries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StoredRun:
     """A session as read back from a store (still untrusted until :func:`rebuild`)."""
 
@@ -69,6 +84,8 @@ class StoredRun:
     commands: list[str]
     position: Position
     checkpoint: StoredCheckpoint | None = None
+    lesson: str | None = None  # the lesson header, when the session runs a lesson
+    journal: tuple[str, ...] = ()
 
 
 def encode_command(entry: Logged) -> str:
@@ -183,6 +200,7 @@ def _start_from_checkpoint(
     kept = unseal(cp.blob, key)
     if kept is None:
         return
+    kept.record = record_from_here(kept)
     cluster = copy.deepcopy(kept)  # the checkpoint itself is never run (seek copies it too)
     if (cluster.events_processed, cluster.now) != (cp.events, cp.time):
         return
@@ -190,6 +208,21 @@ def _start_from_checkpoint(
     history.cursor = cp.cursor
     history.checkpoints.append(Checkpoint(cp.events, cp.time, cp.cursor, kept))
     history.horizon = cluster.now
+
+
+def record_from_here(cluster: Cluster) -> Recorder:
+    """A run record that starts at ``cluster``'s moment (raftviz/sim/record.py).
+
+    A stored checkpoint carries no record; rebuilding the part before it would mean replaying
+    from the seed, a hundred times the rebuild (bench/bench_store.py). The servers' roles and
+    commit indexes are taken as they stand, so the record does not mark them as changes.
+    """
+    record = Recorder(cluster.network.next_id, cluster.now)
+    for host_id, host in cluster.hosts.items():
+        if host.node is not None:
+            record.roles[host_id] = host.node.role
+            record.commits[host_id] = host.node.commit_index
+    return record
 
 
 def replay_to(history: History, pos: Position) -> None:
@@ -231,6 +264,7 @@ class SessionStore(ABC):
         position: Position,
         ttl: float,
         drop_checkpoint: bool = False,
+        lesson: LessonWrite | None = None,
     ) -> bool:
         """Store a change, durably, before it is acknowledged.
 
@@ -240,6 +274,7 @@ class SessionStore(ABC):
         more (it expired in the store: the caller writes it whole); raises :class:`Fenced`
         when another worker holds a newer epoch. ``ttl`` seconds from now it expires. The
         stored checkpoint goes with a new run or with ``drop_checkpoint`` (a fork before it).
+        The stored lesson changes only with ``lesson`` (in the same transaction).
         """
 
     @abstractmethod

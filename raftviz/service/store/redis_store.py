@@ -16,6 +16,7 @@ import redis
 from raftviz.service.store.base import (
     RECORD_VERSION,
     Fenced,
+    LessonWrite,
     Position,
     SessionStore,
     StoredRun,
@@ -26,8 +27,9 @@ from raftviz.service.store.checkpoint import StoredCheckpoint, load_key
 
 PREFIX = "raftviz:"
 
-# KEYS: hash, list, checkpoint. ARGV: epoch, config ('' = keep), keep, ttl ms, version,
-# events, now, horizon, speed, drop checkpoint ('1'), commands...
+# KEYS: hash, list, checkpoint, journal. ARGV: epoch, config ('' = keep), keep, ttl ms,
+# version, events, now, horizon, speed, drop checkpoint ('1'), lesson ('0' unchanged, '1' set,
+# '2' remove), lesson header, journal keep, n, then n commands, then journal entries.
 # Returns 1 (written), 0 (no such session), -1 (fenced).
 WRITE = """
 local cur = redis.call('HGET', KEYS[1], 'epoch')
@@ -43,11 +45,22 @@ else
 end
 redis.call('HSET', KEYS[1], 'events', ARGV[6], 'now', ARGV[7], 'horizon', ARGV[8],
            'speed', ARGV[9])
-if #ARGV > 10 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 11)) end
+local n = tonumber(ARGV[14])
+if n > 0 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 15, 14 + n)) end
 redis.call('HSET', KEYS[1], 'count', redis.call('LLEN', KEYS[2]))
+if ARGV[11] == '2' then
+  redis.call('DEL', KEYS[4])
+  redis.call('HDEL', KEYS[1], 'lesson', 'lesson_count')
+elseif ARGV[11] == '1' then
+  local lk = tonumber(ARGV[13])
+  if lk == 0 then redis.call('DEL', KEYS[4]) else redis.call('LTRIM', KEYS[4], 0, lk - 1) end
+  if #ARGV > 14 + n then redis.call('RPUSH', KEYS[4], unpack(ARGV, 15 + n)) end
+  redis.call('HSET', KEYS[1], 'lesson', ARGV[12], 'lesson_count', redis.call('LLEN', KEYS[4]))
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
 return 1
 """
 
@@ -68,11 +81,11 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 return redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 """
 
-# KEYS: hash, list, checkpoint. ARGV: epoch ('' = any).
+# KEYS: hash, list, checkpoint, journal. ARGV: epoch ('' = any).
 DELETE = """
 local cur = redis.call('HGET', KEYS[1], 'epoch')
 if ARGV[1] ~= '' and cur and cur ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 """
 
 # Lua's unpack takes a few thousand arguments at most: longer appends go in chunks.
@@ -92,9 +105,10 @@ class RedisStore(SessionStore):
         self._write_checkpoint = self.raw.register_script(WRITE_CHECKPOINT)
 
     @staticmethod
-    def keys(token: str) -> tuple[str, str, str]:
-        """The session's hash, its command list and its checkpoint hash."""
-        return f"{PREFIX}s:{token}", f"{PREFIX}c:{token}", f"{PREFIX}k:{token}"
+    def keys(token: str) -> tuple[str, str, str, str]:
+        """The session's hash, its command list, its checkpoint hash and its lesson journal."""
+        return (f"{PREFIX}s:{token}", f"{PREFIX}c:{token}", f"{PREFIX}k:{token}",
+                f"{PREFIX}j:{token}")
 
     def write(
         self,
@@ -107,32 +121,52 @@ class RedisStore(SessionStore):
         position: Position,
         ttl: float,
         drop_checkpoint: bool = False,
+        lesson: LessonWrite | None = None,
     ) -> bool:
         keys = self.keys(token)
-        head: list[Any] = [
-            str(epoch),
-            config or "",
-            keep,
-            max(1, int(ttl * 1000)),
-            RECORD_VERSION,
-            position.events,
-            repr(position.now),
-            repr(position.horizon),
-            repr(position.speed),
-            "1" if drop_checkpoint else "0",
-        ]
-        first, rest = commands[:CHUNK], commands[CHUNK:]
-        result = self._write(keys=keys, args=[*head, *first])
-        while result == 1 and rest:
-            head[1], head[2], head[9] = "", keep + len(commands) - len(rest), "0"
-            first, rest = rest[:CHUNK], rest[CHUNK:]
-            result = self._write(keys=keys, args=[*head, *first])
+        entries = [] if lesson is None else list(lesson.entries)
+        sent_commands = sent_entries = 0
+        first = True
+        while True:
+            chunk = commands[sent_commands:sent_commands + CHUNK]
+            journal = entries[sent_entries:sent_entries + CHUNK]
+            if lesson is None or (not first and not journal):
+                mode, header, journal_keep = "0", "", 0
+            else:
+                mode = "2" if lesson.header is None else "1"
+                header, journal_keep = lesson.header or "", lesson.keep + sent_entries
+            args: list[Any] = [
+                str(epoch),
+                (config or "") if first else "",
+                keep + sent_commands,
+                max(1, int(ttl * 1000)),
+                RECORD_VERSION,
+                position.events,
+                repr(position.now),
+                repr(position.horizon),
+                repr(position.speed),
+                "1" if drop_checkpoint and first else "0",
+                mode,
+                header,
+                journal_keep,
+                len(chunk),
+                *chunk,
+                *journal,
+            ]
+            result = self._write(keys=keys, args=args)
+            if result != 1:
+                break
+            first = False
+            sent_commands += len(chunk)
+            sent_entries += len(journal)
+            if sent_commands >= len(commands) and sent_entries >= len(entries):
+                break
         if result == -1:
             raise Fenced(token)
         return bool(result == 1)
 
     def write_checkpoint(self, token: str, epoch: int, checkpoint: StoredCheckpoint) -> None:
-        hash_key, _, cp_key = self.keys(token)
+        hash_key, _, cp_key, _ = self.keys(token)
         cp = checkpoint
         args: list[str | int | bytes] = [str(epoch), cp.events, repr(cp.time), cp.cursor, cp.blob]
         if self._write_checkpoint(keys=[hash_key, cp_key], args=args) == -1:
@@ -151,7 +185,7 @@ class RedisStore(SessionStore):
         return None  # none, or damaged: the rebuild replays from the seed
 
     def claim(self, token: str) -> StoredRun | None:
-        hash_key, list_key, cp_key = self.keys(token)
+        hash_key, list_key, cp_key, journal_key = self.keys(token)
         try:
             epoch = self._claim(keys=[hash_key])
         except redis.ResponseError as exc:  # e.g. the epoch field is not a number
@@ -161,7 +195,8 @@ class RedisStore(SessionStore):
         pipe = self.client.pipeline(transaction=True)
         pipe.hgetall(hash_key)
         pipe.lrange(list_key, 0, -1)
-        fields, bodies = pipe.execute()
+        pipe.lrange(journal_key, 0, -1)
+        fields, bodies, journal = pipe.execute()
         version = fields.get("version")
         try:
             version = int(version) if version is not None else None
@@ -177,8 +212,14 @@ class RedisStore(SessionStore):
             raise StoreError(f"the stored session record lacks {', '.join(missing)}")
         position = decode_position(fields["events"], fields["now"], fields["horizon"],
                                    fields["speed"])
+        lesson = fields.get("lesson")
+        if lesson is not None and fields.get("lesson_count") != str(len(journal)):
+            raise StoreError(
+                f"the stored lesson journal is incomplete: {len(journal)} of "
+                f"{fields.get('lesson_count')} entries"
+            )
         return StoredRun(token, int(epoch), version, fields["config"], bodies, position,
-                         self._checkpoint(cp_key))
+                         self._checkpoint(cp_key), lesson, tuple(journal))
 
     def delete(self, token: str, epoch: int | None = None) -> None:
         self._delete(keys=list(self.keys(token)), args=["" if epoch is None else str(epoch)])

@@ -20,6 +20,7 @@ from pathlib import Path
 from raftviz.service.store.base import (
     RECORD_VERSION,
     Fenced,
+    LessonWrite,
     Position,
     SessionStore,
     StoredRun,
@@ -54,8 +55,21 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     cursor INTEGER NOT NULL,
     blob BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS lessons (
+    token TEXT PRIMARY KEY,
+    header TEXT NOT NULL,
+    count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+    token TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (token, seq)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires);
 """
+
+TABLES = ("commands", "checkpoints", "journal", "lessons", "sessions")
 
 
 class SqliteStore(SessionStore):
@@ -86,6 +100,7 @@ class SqliteStore(SessionStore):
         position: Position,
         ttl: float,
         drop_checkpoint: bool = False,
+        lesson: LessonWrite | None = None,
     ) -> bool:
         expires = self._clock() + ttl
         pos = (position.events, position.now, position.horizon, position.speed)
@@ -127,12 +142,28 @@ class SqliteStore(SessionStore):
                         "INSERT OR REPLACE INTO commands VALUES (?, ?, ?)",
                         [(token, first + i, body) for i, body in enumerate(commands)],
                     )
+                if lesson is not None:
+                    self._write_lesson(token, lesson)
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
         return True
+
+    def _write_lesson(self, token: str, lesson: LessonWrite) -> None:
+        db = self._db
+        if lesson.header is None:
+            db.execute("DELETE FROM journal WHERE token = ?", (token,))
+            db.execute("DELETE FROM lessons WHERE token = ?", (token,))
+            return
+        db.execute("DELETE FROM journal WHERE token = ? AND seq >= ?", (token, lesson.keep))
+        db.execute("INSERT OR REPLACE INTO lessons VALUES (?, ?, ?)",
+                   (token, lesson.header, lesson.keep + len(lesson.entries)))
+        db.executemany(
+            "INSERT OR REPLACE INTO journal VALUES (?, ?, ?)",
+            [(token, lesson.keep + i, body) for i, body in enumerate(lesson.entries)],
+        )
 
     def write_checkpoint(self, token: str, epoch: int, checkpoint: StoredCheckpoint) -> None:
         cp = checkpoint
@@ -177,6 +208,12 @@ class SqliteStore(SessionStore):
                 cp = db.execute(
                     "SELECT events, time, cursor, blob FROM checkpoints WHERE token = ?", (token,)
                 ).fetchone()
+                lesson = db.execute(
+                    "SELECT header, count FROM lessons WHERE token = ?", (token,)
+                ).fetchone()
+                entries = db.execute(
+                    "SELECT seq, body FROM journal WHERE token = ? ORDER BY seq", (token,)
+                ).fetchall()
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
@@ -195,9 +232,20 @@ class SqliteStore(SessionStore):
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in cp[:3]
         ):
             checkpoint = StoredCheckpoint(int(cp[0]), float(cp[1]), int(cp[2]), cp[3])
+        header = None
+        if lesson is not None:
+            header = lesson[0] if isinstance(lesson[0], str) else ""
+            if [seq for seq, _ in entries] != list(range(len(entries))) or lesson[1] != len(
+                entries
+            ):
+                raise StoreError(
+                    f"the stored lesson journal is incomplete: {len(entries)} of {lesson[1]} "
+                    "entries, or a gap in their numbering"
+                )
         return StoredRun(
             token, epoch, row[0], config, texts,
             decode_position(row[3], row[4], row[5], row[6]), checkpoint,
+            header, tuple(b if isinstance(b, str) else "" for _, b in entries),
         )
 
     def delete(self, token: str, epoch: int | None = None) -> None:
@@ -209,9 +257,8 @@ class SqliteStore(SessionStore):
                 if row is not None and row[0] != epoch:
                     db.execute("ROLLBACK")
                     return
-            db.execute("DELETE FROM commands WHERE token = ?", (token,))
-            db.execute("DELETE FROM checkpoints WHERE token = ?", (token,))
-            db.execute("DELETE FROM sessions WHERE token = ?", (token,))
+            for table in TABLES:
+                db.execute(f"DELETE FROM {table} WHERE token = ?", (token,))  # noqa: S608
             db.execute("COMMIT")
 
     def sweep(self) -> int:
@@ -222,9 +269,8 @@ class SqliteStore(SessionStore):
             rows = db.execute("SELECT token FROM sessions WHERE expires < ?", (now,))
             gone = [r[0] for r in rows]
             for token in gone:
-                db.execute("DELETE FROM commands WHERE token = ?", (token,))
-                db.execute("DELETE FROM checkpoints WHERE token = ?", (token,))
-                db.execute("DELETE FROM sessions WHERE token = ?", (token,))
+                for table in TABLES:
+                    db.execute(f"DELETE FROM {table} WHERE token = ?", (token,))  # noqa: S608
             db.execute("COMMIT")
         return len(gone)
 

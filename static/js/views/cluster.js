@@ -10,6 +10,7 @@ import { attr, el, keyed, svg, text } from "../dom.js";
 import { byNodeId } from "../format.js";
 import * as paxos from "./paxos.js";
 import * as membership from "./membership.js";
+import * as scripting from "./scripting.js";
 
 const DRAG_START_PX = 6;
 const TWEEN_MS = 220;
@@ -348,7 +349,7 @@ class ClusterView {
         const line = svg("line", { class: "link-line" });
         const hit = svg("line", { class: "link-hit" });
         const badge = svg("g", { class: "link-badge" }, svg("rect", { rx: 5, height: 18, y: -9 }), svg("text", { y: 4 }));
-        const g = svg("g", { class: "link", "data-testid": `link-${a}-${b}`, "data-a": a, "data-b": b }, line, hit, badge, svg("title", { text: `link ${a} ↔ ${b}: click to cut or heal` }));
+        const g = svg("g", { class: "link", "data-testid": `link-${a}-${b}`, "data-a": a, "data-b": b }, line, hit, badge, svg("title", { text: `link ${a} ↔ ${b}: click to cut or heal it, or drop one kind of message on it` }));
         g.parts = { line, hit, badge, label: badge.lastChild, rect: badge.firstChild };
         hit.addEventListener("click", (e) => {
           e.stopPropagation();
@@ -377,8 +378,20 @@ class ClusterView {
       else if (ab) { state = "oneway"; label = `${a}→${b} ✕`; }
       else if (ba) { state = "oneway"; label = `${b}→${a} ✕`; }
       else if (split) state = "split";
+      // Where along the link the badge sits (0 = at a): a drop rule's badge leans toward
+      // the sender, off the middle of the ring where the clients box is.
+      g.parts.at = 0.5;
+      if (!label) {
+        label = scripting.linkLabel(snap, a, b);
+        if (label) {
+          state = split ? "split" : "kind";
+          g.parts.at = scripting.linkLabelAt(snap, a, b);
+        }
+      }
       attr(g, "class", `link link-${state}`);
       attr(g, "data-state", state);
+      // A new badge goes on top of the other links, which would otherwise cross its text.
+      if (label && g.parts.label.textContent !== label) this.gLinks.append(g);
       text(g.parts.label, label);
       g.parts.badge.style.display = label ? "" : "none";
       if (label) g.parts.width = label.length;
@@ -552,7 +565,8 @@ class ClusterView {
       const w = (g.parts.width || 4) * 7 + 12;
       attr(g.parts.rect, "width", w);
       attr(g.parts.rect, "x", -w / 2);
-      attr(badge, "transform", `translate(${((a.x + b.x) / 2).toFixed(1)},${((a.y + b.y) / 2).toFixed(1)})`);
+      const t = g.parts.at ?? 0.5;
+      attr(badge, "transform", `translate(${(a.x + (b.x - a.x) * t).toFixed(1)},${(a.y + (b.y - a.y) * t).toFixed(1)})`);
     }
   }
 

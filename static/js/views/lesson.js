@@ -458,6 +458,21 @@ async function applyUrl() {
 }
 
 /**
+ * A reload shows the lesson the session already runs when the address names that lesson at its
+ * current step (the server keeps it, across a restart too); any other address starts it there.
+ */
+async function resumeOrApplyUrl() {
+  const params = new URLSearchParams(location.search);
+  const ack = await call("lesson_state");
+  const s = ack?.ok ? ack.state : null;
+  if (s?.started && s.lesson.id === params.get("lesson") && String(s.step.index) === (params.get("step") || "0")) {
+    setState(s);
+    return;
+  }
+  await applyUrl();
+}
+
+/**
  * Mount the lesson player. ctx: socket (from connect()), time() → the simulated time the page
  * shows (to notice that the learner left the scene), seek(time) (the page's player seek, for
  * the watched events of a grading).
@@ -484,7 +499,7 @@ export function mount(ctx) {
     if (first) {
       first = false;
       if (new URLSearchParams(location.search).get("lesson")) {
-        applyUrl();
+        resumeOrApplyUrl();
         return;
       }
     }

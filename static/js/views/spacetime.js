@@ -96,6 +96,8 @@ class SpaceTime {
       this.dirty = true;
     });
     this.count = el("span", { class: "st-count", "data-testid": "st-count" });
+    // A session rebuilt from storage records from there on (docs/protocol.md, `since`).
+    this.sinceNote = el("span", { class: "st-since", "data-testid": "st-since", role: "note", hidden: true });
     const zoom = (f) => el("button", { type: "button", text: f < 1 ? "+" : "−", title: f < 1 ? "Zoom in" : "Zoom out", "data-testid": f < 1 ? "st-zoom-in" : "st-zoom-out", onclick: () => this.zoom(f, 0.5) });
     const all = el("button", { type: "button", text: "Whole run", "data-testid": "st-whole", onclick: () => this.showAll() });
     this.toolbar = el("div", { class: "st-toolbar" },
@@ -103,7 +105,7 @@ class SpaceTime {
       el("span", { class: "st-label", text: "servers" }), this.nodeBox,
       el("span", { class: "st-zoom" }, zoom(0.5), zoom(2), all),
       el("label", { class: "mini-switch" }, this.followBox, " follow"),
-      this.count);
+      this.sinceNote, this.count);
     this.canvas = el("canvas", { class: "st-canvas", "data-testid": "spacetime-canvas", tabindex: "0", "aria-label": "Space-time diagram: servers as lines, messages as arrows; scroll to move in time, ctrl+scroll or + and − to zoom" });
     this.tip = el("div", { class: "st-tip", hidden: true });
     this.box = el("div", { class: "st-box" }, this.canvas, this.tip);
@@ -287,6 +289,11 @@ class SpaceTime {
     if (!ack?.ok) return;
     this.data = ack;
     this.fetchSerial += 1;
+    const since = ack.since > 0 ? `Recorded from ${ms(ack.since)}: this session was restored from storage there, and the run before it is not recorded.` : "";
+    if (since !== this.sinceNote.textContent) {
+      text(this.sinceNote, since);
+      this.sinceNote.hidden = !since;
+    }
     this.buildFilters(ack);
     this.dirty = true;
   }
@@ -400,6 +407,7 @@ class SpaceTime {
         attr(this.canvas, "data-marks", markTotal);
       }
     } else this.drawTiles(g, d, lanes, h, dpr);
+    if (d.since > 0 && this.start < d.since) this.drawUnrecorded(g, d.since, h);
     g.restore();
     g.fillStyle = "#fff";
     g.fillRect(0, TOP - 2, LEFT - 2, h);
@@ -666,6 +674,25 @@ class SpaceTime {
       x1: h[j], y1: h[j + 1], x2: h[j + 2], y2: h[j + 3], message: id, time: sent, node: d.names[s],
       kind, ballot, label: `${what} · click to jump here`,
     };
+  }
+
+  /** Grey out the time before the record starts, with words (not colour alone). */
+  drawUnrecorded(g, since, h) {
+    const right = this.x(since);
+    const left = Math.max(LEFT, this.x(0));
+    if (right <= left) return;
+    g.fillStyle = "rgba(90, 100, 120, 0.16)";
+    g.fillRect(left, TOP, right - left, h - TOP);
+    g.strokeStyle = "#5a6478";
+    g.setLineDash([4, 3]);
+    g.beginPath();
+    g.moveTo(right, TOP);
+    g.lineTo(right, h);
+    g.stroke();
+    g.setLineDash([]);
+    g.fillStyle = "#3b4456";
+    const label = "not recorded (before the restore)";
+    if (right - left > g.measureText(label).width + 12) g.fillText(label, right - g.measureText(label).width - 6, TOP + 24);
   }
 
   drawAxis(g, w) {
