@@ -162,8 +162,12 @@ class LessonRunner:
             self.on_learner_command(entry.get("command"))
         elif op == "perform":
             task = entry.get("task")
-            if not isinstance(task, str) or not self.perform(task):
-                raise LessonUsageError(f"task {task!r} cannot be done for the learner now")
+            if not isinstance(task, str):
+                raise LessonUsageError("a show-me names its task")
+            performed = len(self.journal)
+            self.perform(task)
+            if len(self.journal) == performed:
+                raise LessonUsageError(f"task {task!r} was done already")
         elif op == "answer":
             question = entry.get("question")
             if not isinstance(question, str):
@@ -228,19 +232,38 @@ class LessonRunner:
             raise CommandError(f"task {task.id!r} cannot be done now: {exc}") from None
 
     def perform(self, task_id: str) -> list[str]:
-        """Do a task for the learner ("show me"): apply its solution as a learner command."""
+        """Do a task for the learner ("show me"): apply its solution as a learner command and
+        return the ids of the tasks it completed (none if the task is done already).
+
+        Raises CommandError (nothing changes) when the engine refuses the solution or when,
+        resolved now, it would not do the task (the task asks for the leader as the step
+        began, say, and the learner has since crashed it: "$leader" now names another node).
+        """
         at = self._at()
         completed = self._perform(task_id)
-        if completed:
-            self._record("perform", at, task=task_id)
+        if completed is None:
+            return []
+        # Recorded whenever the solution went into the History, even if it completed nothing:
+        # a redo must apply it too, or the journal no longer makes the run it recorded.
+        self._record("perform", at, task=task_id)
         return completed
 
-    def _perform(self, task_id: str) -> list[str]:
+    def _perform(self, task_id: str) -> list[str] | None:
+        """Apply the task's solution (None: the task is done already, nothing was applied)."""
         state = self._state()
-        if task_id in state.done:
-            return []
-        command = parse_command(self.solution_command(task_id))
+        task = self._task(task_id)
+        if task.id in state.done:
+            return None
+        data = self.solution_command(task.id)
+        command = parse_command(data)
         envelope = self._envelope(command)
+        matcher = state.matchers.get(task.id) or self._resolve_matcher(task)
+        if matcher is None or not self._matches(matcher, command.to_json(), envelope):
+            wants = "cannot be worked out now" if matcher is None else _compact(matcher)
+            raise CommandError(
+                f"task {task.id!r} cannot be done for you now: its solution here would be "
+                f"{_compact(data)}, which does not do what the task asks ({wants})"
+            )
         self.history.apply(command)
         return self._check_tasks(state, command, envelope, by="lesson")
 
@@ -600,6 +623,10 @@ def _checked_watch(watch: Any, question: Question) -> list[dict[str, Any]]:
         if not 0 <= item["pattern"] < len(question.watch) or len(item["text"]) > 1000:
             raise LessonUsageError("a watched event is out of range")
     return watch
+
+
+def _compact(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), sort_keys=True, default=str)
 
 
 def _holding(condition: Any) -> Callable[[Cluster], bool]:

@@ -352,6 +352,59 @@ def test_every_lesson_redone_from_its_journal_is_the_same(lesson_id: str) -> Non
     assert snapshot(again.history.cluster) == snapshot(live.history.cluster)
 
 
+def redone(live: LessonRunner) -> LessonRunner:
+    """A new runner that redid ``live``'s journal (JSON and back, as stored), standing where
+    ``live`` stands."""
+    again = LessonRunner(live.lesson)
+    for entry in decode_journal(tuple(encode_entry(e) for e in live.journal)):
+        if entry["op"] != "start":
+            move_to(again.history, entry["events"], float(entry["time"]))
+        again.redo(entry)
+    move_to(again.history, live.history.cluster.events_processed, live.history.now)
+    return again
+
+
+def test_a_show_me_that_would_not_do_its_task_changes_nothing_and_redoes_exactly(
+    make_store: Callable[[], SessionStore],
+) -> None:
+    """Found by test_lesson_journal_stateful.py. Step 4's task asks for a write to the leader
+    as the step began (n3); the learner crashes n3, and the solution's "$leader" now names n1.
+    "Show me" used to write to n1 anyway, complete nothing, and leave that write out of the
+    journal: the redo (and so a restore) came out one command short of the live run."""
+    m = manager(make_store())
+    s = m.open(None)
+    lesson = start(m, s, SPLIT_BRAIN)
+    lesson_act(m, s, lambda r: r.goto(1))
+    timed(m, s, lambda: s.advance(10))
+    learner(m, s, {"type": "crash", "node": "n1"})
+    lesson_act(m, s, lambda r: r.goto(0))
+    timed(m, s, lambda: s.advance(10))
+    timed(m, s, lambda: s.advance(10))
+    lesson_act(m, s, lambda r: r.goto(4))
+    learner(m, s, {"type": "crash", "node": "n3"})
+    assert lesson.solution_command("write-b-again")["node"] == "n1"
+    log, journal, before = list(lesson.history.log), list(lesson.journal), state(s)
+    with pytest.raises(CommandError, match=r"'write-b-again' cannot be done for you now.*"
+                                           r'"node":"n1".*"node":"n3"'):
+        lesson.perform("write-b-again")
+    assert lesson.history.log == log and lesson.journal == journal and state(s) == before
+    again = redone(lesson)
+    assert again.history.log == lesson.history.log
+    assert snapshot(again.history.cluster) == snapshot(lesson.history.cluster)
+    mb = manager(make_store())  # another worker, or this one restarted
+    back = mb.open(s.token)
+    assert_same(s, back)
+
+    # "Show me" still does the task its solution fits; both copies go on the same way.
+    lesson.perform("write-a-again")
+    lesson_act(mb, back, lambda r: r.perform("write-a-again"))
+    assert [t["done_by"] for t in state(back)["step"]["tasks"]] == ["lesson", None]
+    assert lesson.journal[-1]["op"] == "perform"
+    assert redone(lesson).history.log == lesson.history.log
+    assert_same(s, back)
+    assert_same(s, manager(make_store()).open(s.token))
+
+
 def test_a_long_journal_is_written_cut_appended_and_removed(
     make_store: Callable[[], SessionStore],
 ) -> None:
