@@ -116,6 +116,10 @@ class _Store:
     """The shared columns. Deep copies share it: checkpoints never copy the rows."""
 
     def __init__(self, first_envelope: int = 1, since: float = 0.0) -> None:
+        self.restart(first_envelope, since)
+
+    def restart(self, first_envelope: int, since: float) -> None:
+        """Empty columns: the record starts at envelope ``first_envelope``, time ``since``."""
         self.first = first_envelope  # the envelope id of row 0
         self.since = since  # simulated time the record starts at
         self.names: list[str] = []
@@ -269,9 +273,20 @@ class Recorder:
         self.roles.pop(node, None)
         self.commits.pop(node, None)
 
-    def fork(self, next_envelope: int, in_flight: Iterable[int]) -> None:
-        """Cut what lies past the current position: a new command makes it another run."""
+    def fork(self, next_envelope: int, in_flight: Iterable[int], now: float) -> None:
+        """Cut what lies past the current position: a new command makes it another run.
+
+        A position the record no longer reaches (a lesson step restored from its own copy
+        after an earlier fork cut the record short of it) starts the record afresh here, as
+        a restored session does: what led to it is on a branch that was cut away.
+        """
         s = self.store
+        if next_envelope - s.first > len(s.sent) or self.marks > len(s.mark_time):
+            s.restart(next_envelope, now)
+            self.marks = 0
+            self.roles.clear()
+            self.commits.clear()
+            return
         keep = max(0, next_envelope - s.first)
         for name in _MESSAGE_COLUMNS:
             del getattr(s, name)[keep:]

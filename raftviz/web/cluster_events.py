@@ -44,8 +44,8 @@ class ClusterClassroomEvents(ClassroomEvents):
         self.link = link
         self.app = app
         self.remote: dict[str, tuple[str, str]] = {}  # local student sid -> (code, name)
-        self.workers = 1  # live workers at the last heartbeat: a classroom holds
-        # MAX_STUDENTS per worker, since each worker writes its own students' frames
+        self.workers = 1  # workers seen in the last minute: a classroom holds MAX_STUDENTS
+        # per worker, since each worker writes its own students' frames
 
     def install(self) -> None:
         super().install()
@@ -183,7 +183,7 @@ class ClusterClassroomEvents(ClassroomEvents):
         """As in one worker; a room that looks full first counts the workers again (one may
         have joined since the last heartbeat)."""
         if len(room.students) >= room.capacity:
-            self.workers = max(1, self.link.workers_alive())
+            self.workers = max(1, self.link.workers_seen())
             room.capacity = MAX_STUDENTS * self.workers
         return super()._enter(sid, name, room, session)
 
@@ -279,7 +279,7 @@ class ClusterClassroomEvents(ClassroomEvents):
         while True:
             try:
                 self.link.heartbeat()
-                self.workers = max(1, self.link.workers_alive())
+                self.workers = max(1, self.link.workers_seen())
                 for code in self.classrooms.codes():
                     room = self.classrooms.get(code)
                     if room is not None and self.manager.get(room.token) is not None:

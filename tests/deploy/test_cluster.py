@@ -95,7 +95,7 @@ def test_students_on_other_workers_follow_and_the_class_survives_its_worker(
     assert tally == [1, 0, 1]
     refused = students[0].call("command", {"command": {"type": "heal"}}, ok=False)
     assert "read-only" in refused["error"]
-    # The room takes 250 students per live worker: each worker writes its own students' frames.
+    # The room takes 250 students per worker: each worker writes its own students' frames.
     deadline = time.monotonic() + 10  # workers count each other by their heartbeats
     while presenter.call("class_state")["class"]["capacity"] != 250 * len(cluster.workers):
         assert time.monotonic() < deadline, "the room never counted every worker"

@@ -182,3 +182,25 @@ def test_a_window_with_too_many_marks_keeps_every_mark_but_commits(monkeypatch: 
     assert w["marks_thinned"] == rec.mark_count - len(w["marks"])
     assert [m[0] for m in w["marks"]] == sorted(m[0] for m in w["marks"])
 
+
+
+def test_restoring_a_copy_the_record_was_cut_short_of_starts_the_record_there() -> None:
+    """A lesson keeps its own copy of the cluster at each step; after a jump back and a new
+    command cut the record, restoring a later step's copy must not break the record: it
+    starts afresh at that copy's position (as a restored session's does)."""
+    import copy
+
+    h = crash_and_partition()
+    later = copy.deepcopy(h.cluster)  # a lesson's mark, taken at the end of the run
+    h.seek(500.0)
+    h.apply_json({"type": "pause", "node": "n4"})  # a new branch: the record is cut here
+    assert record(h).message_count < later.network.next_id - 1
+    h.cluster = copy.deepcopy(later)
+    h.cluster.fork_record()
+    rec = record(h)
+    assert rec.store.since == h.now and rec.store.first == h.cluster.network.next_id
+    assert rec.message_count == 0 and rec.mark_count == 0
+    first = h.cluster.network.next_id
+    h.run_for(300)  # the run records on from here, with no error: one row per envelope
+    assert rec.message_count == h.cluster.network.next_id - first > 0
+    assert all(math.isnan(e) or e >= h.now - 300 for e in rec.store.end)

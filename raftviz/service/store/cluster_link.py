@@ -2,6 +2,7 @@
 and a channel per worker for forwarding students' events to the classroom's owner.
 
 Keys (all expire): ``raftviz:alive:<worker>`` (a heartbeat, a few seconds),
+``raftviz:seen:<worker>`` (the same heartbeat, a minute: how many workers there are),
 ``raftviz:class:<code>`` (hash: presenter session token, secret, owner worker, the poll) and
 ``raftviz:classtok:<token>`` (the code of that session's classroom), both with the session TTL.
 Messages are JSON on ``raftviz:to:<worker>`` and ``raftviz:all``; a call's reply is pushed on a
@@ -19,6 +20,7 @@ import redis
 
 PREFIX = "raftviz:"
 ALIVE_TTL = 4.0  # seconds a worker counts as alive after its last heartbeat
+SEEN_TTL = 60.0  # seconds a worker counts towards the deployment's size (classroom capacity)
 ALL = f"{PREFIX}all"
 
 
@@ -32,14 +34,18 @@ class ClusterLink:
     # ------------------------------------------------------------ workers
 
     def heartbeat(self) -> None:
-        self.r.set(f"{PREFIX}alive:{self.worker}", "1", px=int(ALIVE_TTL * 1000))
+        pipe = self.r.pipeline()
+        pipe.set(f"{PREFIX}alive:{self.worker}", "1", px=int(ALIVE_TTL * 1000))
+        pipe.set(f"{PREFIX}seen:{self.worker}", "1", px=int(SEEN_TTL * 1000))
+        pipe.execute()
 
     def alive(self, worker: str) -> bool:
         return bool(self.r.exists(f"{PREFIX}alive:{worker}"))
 
-    def workers_alive(self) -> int:
-        """How many workers sent a heartbeat within ALIVE_TTL (this one included)."""
-        return sum(1 for _ in self.r.scan_iter(match=f"{PREFIX}alive:*", count=1000))
+    def workers_seen(self) -> int:
+        """How many workers sent a heartbeat within SEEN_TTL (this one included): the size of
+        the deployment, which a worker too busy for one heartbeat does not shrink."""
+        return sum(1 for _ in self.r.scan_iter(match=f"{PREFIX}seen:*", count=1000))
 
     # --------------------------------------------------------- classrooms
 

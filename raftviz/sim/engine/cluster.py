@@ -489,7 +489,7 @@ class Cluster:
     def fork_record(self) -> None:
         """Cut the run record at this instant: a new command after a jump back forks the run."""
         if self.record is not None:
-            self.record.fork(self.network.next_id, self.network.in_flight)
+            self.record.fork(self.network.next_id, self.network.in_flight, self.now)
 
     # --------------------------------------------------------------- clients
 
