@@ -126,6 +126,7 @@ def lecture(url: str, cookies: list[str], students: int, actions: int) -> dict[s
     join_s = time.perf_counter() - started
     pump(selector, 1.0)
     latencies: list[float] = []
+    by_worker: dict[int, list[float]] = {}
     missing = 0
     for i in range(actions):
         marks = [len(p.frames) for p in pupils]
@@ -134,9 +135,10 @@ def lecture(url: str, cookies: list[str], students: int, actions: int) -> dict[s
                                           "node": "n1"}})
         pump(selector, 10, until=lambda m=marks: all(
             len(p.frames) > k for p, k in zip(pupils, m, strict=True)))
-        for p, k in zip(pupils, marks, strict=True):
+        for n, (p, k) in enumerate(zip(pupils, marks, strict=True)):
             if len(p.frames) > k:
                 latencies.append((p.frames[k] - sent) * 1000)
+                by_worker.setdefault(n % len(cookies), []).append(latencies[-1])
             else:
                 missing += 1
         pump(selector, 0.3)
@@ -147,6 +149,8 @@ def lecture(url: str, cookies: list[str], students: int, actions: int) -> dict[s
         "samples": len(latencies), "missing": missing,
         "p50_ms": statistics.median(latencies), "p99_ms": percentile(latencies, 0.99),
         "max_ms": max(latencies),
+        "p99_by_worker": [round(percentile(by_worker.get(w, [0.0]), 0.99))
+                          for w in range(len(cookies))],
     }
 
 
@@ -223,6 +227,8 @@ def main() -> None:
                       f"frame at every student: p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} "
                       f"ms, max {r['max_ms']:.0f} ms (n={r['samples']}, missing {r['missing']}; "
                       "target p99 <= 300 ms)")
+                print("   p99 by the students' worker (w1 holds the presenter): "
+                      + ", ".join(f"w{i + 1} {v} ms" for i, v in enumerate(r["p99_by_worker"])))
             if args.sessions:
                 r = labs(nginx.url, cookies, args.sessions, args.seconds)
                 print(f"2. labs: {r['playing']}/{r['sessions']} sessions playing over "
