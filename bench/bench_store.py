@@ -99,11 +99,8 @@ def ack_latency(commands: int, nice: int) -> None:
           f"p99 {percentile(loop, 0.99):.3f} ms")
 
 
-def loaded_session(store: SessionStore) -> Session:
-    """Ten simulated minutes under a steady 20 ops/s, stored as the server stores it."""
-    manager = SessionManager(store=store)
-    session = manager.open(None)
-    session.used = True
+def load_for_ten_minutes(manager: SessionManager, session: Session) -> None:
+    """A steady 20 ops/s up to ten simulated minutes, stored as the server stores it."""
     session.command({"type": "workload", "rate": 20})
     manager.save(session)
     while session.history.now < TEN_MINUTES:
@@ -112,6 +109,14 @@ def loaded_session(store: SessionStore) -> Session:
         session.advance(min(10_000.0, TEN_MINUTES - session.history.now))
         manager.save(session)
         manager.store_checkpoint(session, lambda fn: fn())
+
+
+def loaded_session(store: SessionStore) -> Session:
+    """Ten simulated minutes under a steady 20 ops/s, stored as the server stores it."""
+    manager = SessionManager(store=store)
+    session = manager.open(None)
+    session.used = True
+    load_for_ten_minutes(manager, session)
     session.command({"type": "crash", "node": "n2"})
     manager.save(session)
     return session
@@ -131,12 +136,7 @@ def lesson_session(store: SessionStore) -> tuple[SessionManager, Session]:
     runner.next()
     session.history = runner.history
     session.command(runner.solution_command("isolate-n1"))
-    session.command({"type": "workload", "rate": 20})
-    manager.save(session)
-    while session.history.now < TEN_MINUTES:
-        session.advance(min(10_000.0, TEN_MINUTES - session.history.now))
-        manager.save(session)
-        manager.store_checkpoint(session, lambda fn: fn())
+    load_for_ten_minutes(manager, session)
     runner.answer("how-many-leaders", 2)
     manager.save(session)
     return manager, session

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from raftviz.lessons import LESSONS_FOLDER, LessonRunner, LessonUsageError, load_lessons
-from raftviz.service.store.lessons import decode_journal, encode_entry, move_to
 from raftviz.sim.engine.cluster import CommandError
 from raftviz.sim.snapshot import snapshot
+from tests.service.journal import redone
 
 LESSON = {x.id: x for x in load_lessons(LESSONS_FOLDER)[0]}["split-brain"]
 NODES = ["n1", "n2", "n3"]
@@ -95,13 +95,7 @@ class Learner(RuleBasedStateMachine):
     @invariant()
     def the_journal_redoes_it(self) -> None:
         live = self.runner
-        journal = decode_journal(tuple(encode_entry(e) for e in live.journal))
-        again = LessonRunner(LESSON)
-        for entry in journal:
-            if entry["op"] != "start":
-                move_to(again.history, entry["events"], float(entry["time"]))
-            again.redo(entry)
-        move_to(again.history, live.history.cluster.events_processed, live.history.now)
+        again = redone(live)
         assert public(again) == public(live)
         assert again.history.log == live.history.log
         assert snapshot(again.history.cluster) == snapshot(live.history.cluster)

@@ -22,11 +22,11 @@ from raftviz.service.sessions import Limits, Session, SessionManager
 from raftviz.service.store import Position, SessionStore
 from raftviz.service.store import lessons as stored_lessons
 from raftviz.service.store.base import LessonWrite
-from raftviz.service.store.lessons import decode_journal, encode_entry, move_to
 from raftviz.service.store.redis_store import RedisStore
 from raftviz.service.store.sqlite_store import SqliteStore
 from raftviz.sim.engine.cluster import CommandError
 from raftviz.sim.snapshot import snapshot
+from tests.service.journal import redone
 
 LESSONS = {x.id: x for x in load_lessons(LESSONS_FOLDER)[0]}
 SPLIT_BRAIN = LESSONS["split-brain"]  # six steps; step 4 has a cluster of its own
@@ -339,29 +339,11 @@ def play(lesson: Lesson) -> LessonRunner:
 def test_every_lesson_redone_from_its_journal_is_the_same(lesson_id: str) -> None:
     lesson = LESSONS[lesson_id]
     live = play(lesson)
-    journal = decode_journal(tuple(encode_entry(e) for e in live.journal))
-    again = LessonRunner(lesson)
-    for entry in journal:
-        if entry["op"] != "start":
-            move_to(again.history, entry["events"], float(entry["time"]))
-        again.redo(entry)
-    move_to(again.history, live.history.cluster.events_processed, live.history.now)
+    again = redone(live)
     assert json.loads(json.dumps(again.state())) == json.loads(json.dumps(live.state()))
     assert again.journal == live.journal
     assert again.history.log == live.history.log
     assert snapshot(again.history.cluster) == snapshot(live.history.cluster)
-
-
-def redone(live: LessonRunner) -> LessonRunner:
-    """A new runner that redid ``live``'s journal (JSON and back, as stored), standing where
-    ``live`` stands."""
-    again = LessonRunner(live.lesson)
-    for entry in decode_journal(tuple(encode_entry(e) for e in live.journal)):
-        if entry["op"] != "start":
-            move_to(again.history, entry["events"], float(entry["time"]))
-        again.redo(entry)
-    move_to(again.history, live.history.cluster.events_processed, live.history.now)
-    return again
 
 
 def test_a_show_me_that_would_not_do_its_task_changes_nothing_and_redoes_exactly(
