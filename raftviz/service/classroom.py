@@ -138,11 +138,14 @@ class Classroom:
                 "poll": None if self.poll is None else self.poll.to_json()}
 
     @classmethod
-    def from_record(cls, code: str, token: str, data: Any, presenter_sid: str | None) -> Classroom:
+    def from_record(cls, code: str, token: str, data: Any, presenter_sid: str | None,
+                    keep_answers: bool = False) -> Classroom:
         """The classroom of a stored record; ClassroomError when the record is not one.
 
-        Every socket is new after a restart, so the poll comes back without its answers
-        (students answer again); its question, choices and whether it was open stay.
+        After a restart every socket is new, so the poll comes back without its answers
+        (students answer again); its question, choices and whether it was open stay. A worker
+        taking a classroom over keeps them (``keep_answers``): students on the other workers
+        keep their sockets.
         """
         if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
             raise ClassroomError(f"classroom {code}: the stored record is not of version "
@@ -153,7 +156,8 @@ class Classroom:
         room = cls(code, secret, token, presenter_sid)
         if data.get("poll") is not None:
             room.poll = Poll.from_json(data["poll"])
-            room.poll.answers.clear()
+            if not keep_answers:
+                room.poll.answers.clear()
         return room
 
     def check_secret(self, secret: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import Flask, request
 
-from raftviz.service.classroom import MAX_STUDENTS, Classroom, ClassroomError, Poll, normalize_code
+from raftviz.service.classroom import MAX_STUDENTS, Classroom, ClassroomError, normalize_code
 from raftviz.service.sessions import Connection, Session
 from raftviz.service.store.cluster_link import ClusterLink
 from raftviz.service.store.rooms import RoomStore
@@ -94,9 +94,10 @@ class ClusterClassroomEvents(ClassroomEvents):
         if not hmac.compare_digest(secret, record["secret"]):
             return None  # the usual path answers "wrong secret"
         with session.lock:
-            room = Classroom(code, record["secret"], session.token, conn.sid)
+            room = self._stored_room(code, session.token, conn.sid)
+            if room is None or room.secret != record["secret"]:
+                room = Classroom(code, record["secret"], session.token, conn.sid)
             room.capacity = MAX_STUDENTS * self.workers
-            room.poll = self._stored_poll(code, record.get("poll"))
             self.classrooms.adopt(room)
             session.classroom = room
             room.frames.full = True
@@ -109,16 +110,22 @@ class ClusterClassroomEvents(ClassroomEvents):
         return ok(code=code, secret=room.secret, link=f"/join/{code}", resumed=True,
                   **{"class": state})
 
-    @staticmethod
-    def _stored_poll(code: str, text: str | None) -> Poll | None:
-        """The poll the previous owner kept in Redis; None (and a log line) if unreadable."""
-        if text is None:
+    def _stored_room(self, code: str, token: str, presenter_sid: str) -> Classroom | None:
+        """The classroom as the previous owner stored it beside the session (its poll with
+        the answers); None (and a log line) when there is no readable record."""
+        if self.rooms is None:
             return None
         try:
-            return Poll.from_json(json.loads(text))
+            found = self.rooms.load(code)
+            if found is None or found[0] != token:
+                return None
+            return Classroom.from_record(code, token, json.loads(found[1]), presenter_sid,
+                                         keep_answers=True)
         except (ValueError, RecursionError, ClassroomError) as exc:
-            log.warning("classroom %s: its stored poll is dropped (%s)", code, exc)
-            return None
+            log.warning("classroom %s: its stored record is dropped (%s)", code, exc)
+        except Exception:
+            log.exception("classroom %s: could not read its stored record", code)
+        return None
 
     def _forget_gone_answers(self, room: Classroom) -> None:
         """After a takeover, once the other workers re-announced their students: answers of
@@ -140,17 +147,6 @@ class ClusterClassroomEvents(ClassroomEvents):
         """A classroom restored from the store (every worker had stopped): this worker owns it."""
         room.capacity = MAX_STUDENTS * self.workers
         self.link.register(room.code, session.token, room.secret)
-
-    def persist(self, room: Classroom) -> None:
-        """The poll goes to Redis with every change the members see, so a worker taking the
-        classroom over carries it on with its answers (the students on other workers keep
-        their sockets); the record beside the session is stored as in one worker."""
-        super().persist(room)
-        poll = room.poll
-        try:
-            self.link.save_poll(room.code, None if poll is None else json.dumps(poll.to_json()))
-        except Exception:
-            log.exception("classroom %s: could not store its poll", room.code)
 
     def class_close(self, session: Session, conn: Connection, data: dict[str, Any]) -> Ack:
         room = session.classroom

@@ -79,6 +79,8 @@ def test_a_classroom_round_trips_its_record_without_answers() -> None:
     again = Classroom.from_record("ABC346", "tok", json.loads(json.dumps(room.record())), None)
     assert again.secret == "s3cret" and again.presenter_sids == set()
     assert again.poll == Poll("Who leads next?", ["n2", "n3"])  # the sockets are all new
+    taken = Classroom.from_record("ABC346", "tok", room.record(), "sid", keep_answers=True)
+    assert taken.poll is not None and taken.poll.answers == {"old-sid": 1}  # a takeover
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ and a channel per worker for forwarding students' events to the classroom's owne
 
 Keys (all expire): ``raftviz:alive:<worker>`` (a heartbeat, a few seconds),
 ``raftviz:seen:<worker>`` (the same heartbeat, a minute: how many workers there are),
-``raftviz:class:<code>`` (hash: presenter session token, secret, owner worker, the poll) and
+``raftviz:class:<code>`` (hash: presenter session token, secret, owner worker) and
 ``raftviz:classtok:<token>`` (the code of that session's classroom), both with the session TTL.
 Messages are JSON on ``raftviz:to:<worker>`` and ``raftviz:all``; a call's reply is pushed on a
 one-off list the caller waits on.
@@ -68,14 +68,6 @@ class ClusterLink:
         self.r.pexpire(key, ms)
         self.r.pexpire(f"{PREFIX}classtok:{token}", ms)
         return True
-
-    def save_poll(self, code: str, poll: str | None) -> None:
-        """Keep classroom ``code``'s poll (JSON) beside its record, for a worker taking over."""
-        key = f"{PREFIX}class:{code}"
-        if poll is None:
-            self.r.hdel(key, "poll")
-        else:
-            self.r.hset(key, "poll", poll)
 
     def lookup(self, code: str) -> dict[str, str] | None:
         found = {str(k): str(v) for k, v in self.r.hgetall(f"{PREFIX}class:{code}").items()}
