@@ -98,18 +98,29 @@ class Student(Client):
         self.tail = b""
 
     def on_readable(self) -> None:
-        try:
-            data = self.sock.recv(1 << 20)
-        except BlockingIOError:
-            return
-        now = time.perf_counter()
-        chunk = self.tail + data
-        found = chunk.count(self.MARK)
-        self.frames.extend([now] * found)
-        self.bytes += len(data)
-        self.tail = chunk[-(len(self.MARK) - 1):]
-        if b"\x81\x012" in data:  # an Engine.IO ping (text frame "2"): answer with a pong
-            self.ws.send("3")
+        got = read_frames(self)
+        if got is not None:
+            self.frames.extend([got[2]] * got[1])
+
+
+def read_frames(client: Any) -> tuple[bytes, int, float] | None:
+    """One non-blocking read of a raw client (``sock``, ``ws``, ``tail``, ``bytes``, ``MARK``):
+    (the bytes read, ``frame`` messages begun in them, when); None when nothing was ready.
+
+    The last ``len(MARK) - 1`` bytes carry over, so a marker split between two reads is found
+    once and never twice. An Engine.IO ping (text frame "2") is answered with a pong.
+    """
+    try:
+        data: bytes = client.sock.recv(1 << 20)
+    except BlockingIOError:
+        return None
+    now = time.perf_counter()
+    chunk = client.tail + data
+    client.tail = chunk[-(len(client.MARK) - 1):]
+    client.bytes += len(data)
+    if b"\x81\x012" in data:
+        client.ws.send("3")
+    return data, chunk.count(client.MARK), now
 
 
 def rss_kib(pid: int) -> int:

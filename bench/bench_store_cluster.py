@@ -34,7 +34,7 @@ from typing import Any
 
 import websocket
 
-from bench.bench_classroom import Client, Student, percentile, pump
+from bench.bench_classroom import Client, Student, percentile, pump, read_frames
 from bench.bench_web_sessions import TARGET_INTERVAL, RawSession
 from tests.deploy.procs import App, Nginx, Redis, route_cookies
 
@@ -44,6 +44,9 @@ def _connect(self: Any, base_url: str, cookie: str) -> None:
     self.ws = websocket.create_connection(
         url, timeout=30, header=[f"Cookie: raftviz_route={cookie}"]
     )
+
+
+ACK = b'431[{"ok":true'  # the acknowledgement of the "play" the session sent
 
 
 class RoutedClient(Client):
@@ -87,23 +90,18 @@ class RoutedSession(RawSession):
         self.sock = self.ws.sock
         self.sock.setblocking(False)
         self.tail = b""
+        self.before = b""  # the end of the last read, for an acknowledgement split across two
 
     def on_readable(self) -> None:
-        try:
-            data = self.sock.recv(1 << 20)
-        except BlockingIOError:
+        got = read_frames(self)
+        if got is None:
             return
-        now = time.perf_counter()
-        chunk = self.tail + data
-        found = chunk.count(self.MARK)
+        data, found, now = got
         self.frames += found
         self.arrivals.extend([now] * found)
-        self.bytes += len(data)
-        if b'431[{"ok":true' in chunk:
+        if not self.acked and ACK in self.before + data:
             self.acked = True
-        self.tail = chunk[-20:]
-        if b"\x81\x012" in data:  # an Engine.IO ping: answer with a pong
-            self.ws.send("3")
+        self.before = data[-(len(ACK) - 1):]
 
 
 def lecture(url: str, cookies: list[str], students: int, actions: int) -> dict[str, Any]:

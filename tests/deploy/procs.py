@@ -34,6 +34,16 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, what: st
         time.sleep(0.05)
 
 
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the process has not gone within 5 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Redis:
     """A throwaway redis-server on 127.0.0.1 (no persistence, its files in ``workdir``)."""
 
@@ -50,12 +60,7 @@ class Redis:
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
 
 
 class App:
@@ -97,12 +102,7 @@ class App:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
 
 
 NGINX_CONF = REPO_ROOT / "deploy" / "nginx.conf"
@@ -128,12 +128,7 @@ class Nginx:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
 
 
 def worker_of(url: str, cookie: str) -> str:
