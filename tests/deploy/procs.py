@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.live_server import REPO_ROOT, accepts, free_port
+from tests.live_server import REPO_ROOT, accepts, free_port, terminate
 
 START_TIMEOUT = 20.0
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -32,16 +32,6 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, what: st
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} is not listening on {port}:\n{log.read_text()}")
         time.sleep(0.05)
-
-
-def terminate(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL if the process has not gone within 5 s."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 class Redis:
